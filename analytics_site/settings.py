@@ -1,0 +1,186 @@
+"""Settings of the analytics site, read from the environment.
+
+With no variables set this is the embedded default: SQLite, sessions and
+uploads on local disk under ``var/``. ``S3_BUCKET`` switches sessions and
+uploads to S3 (or any S3-compatible store) through django-storages.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from analytics_site.env import (
+    database_from_url,
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    secret_key,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
+
+SECRET_KEY = secret_key(BASE_DIR)
+DEBUG = env_bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    # Before django.contrib.sessions so its clearsessions command wins.
+    "sessions_blob",
+    "uploads",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "analytics_site.urls"
+WSGI_APPLICATION = "analytics_site.wsgi.application"
+ASGI_APPLICATION = "analytics_site.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "analytics_site" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {
+    "default": database_from_url(
+        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"), BASE_DIR
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+WHITENOISE_USE_FINDERS = True
+
+# --- Storage: local disk (default), S3, or memory -------------------------
+S3_BUCKET = env_str("S3_BUCKET")
+STORAGE_BACKEND = env_str("STORAGE_BACKEND", "s3" if S3_BUCKET else "filesystem")
+
+
+def _s3(location: str) -> dict[str, object]:
+    options: dict[str, object] = {
+        "bucket_name": S3_BUCKET,
+        "location": location,
+        "default_acl": None,  # private: the bucket's own policy, never public-read
+        "querystring_auth": True,  # URLs are short-lived signed URLs
+        "querystring_expire": env_int("S3_URL_EXPIRE", 300),
+        "file_overwrite": False,
+    }
+    if endpoint := env_str("S3_ENDPOINT_URL"):
+        options["endpoint_url"] = endpoint
+    if region := env_str("S3_REGION"):
+        options["region_name"] = region
+    if style := env_str("S3_ADDRESSING_STYLE"):
+        options["addressing_style"] = style
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+
+
+def _filesystem(folder: str) -> dict[str, object]:
+    return {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": VAR_DIR / folder,
+            "base_url": None,  # no public URL: files are served by an authenticated view
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
+    }
+
+
+_MEMORY = {"BACKEND": "django.core.files.storage.InMemoryStorage"}
+STORAGE_CHOICES = {
+    "filesystem": (_filesystem("sessions"), _filesystem("uploads")),
+    "memory": (_MEMORY, _MEMORY),
+}
+if STORAGE_BACKEND == "s3":
+    _sessions_storage, _uploads_storage = _s3(""), _s3("")
+elif STORAGE_BACKEND in STORAGE_CHOICES:
+    _sessions_storage, _uploads_storage = STORAGE_CHOICES[STORAGE_BACKEND]
+else:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"STORAGE_BACKEND={STORAGE_BACKEND!r}: use filesystem, s3 or memory."
+    )
+
+STORAGES = {
+    "default": _uploads_storage,
+    "sessions": _sessions_storage,
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# --- Sessions ---------------------------------------------------------------
+SESSION_ENGINE = env_str("SESSION_ENGINE", "sessions_blob.backends.storage")
+SESSIONS_BLOB_STORAGE_ALIAS = "sessions"
+SESSIONS_BLOB_PREFIX = env_str("SESSIONS_BLOB_PREFIX", "sessions/")
+SESSIONS_BLOB_REQUIRE_CONDITIONAL_WRITES = env_bool(
+    "SESSIONS_BLOB_REQUIRE_CONDITIONAL_WRITES", False
+)
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 24 * 60 * 60)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG and bool(S3_BUCKET))
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# --- REST API -----------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CSV analytics API",
+    "DESCRIPTION": "Upload CSV files into a session, profile them, read the analytics.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        "sessions_blob": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+        "uploads": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    },
+}

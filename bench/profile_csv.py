@@ -1,0 +1,284 @@
+"""Benchmark uploads.profiling.profile_csv against DuckDB SUMMARIZE and pandas.
+
+Generates a deterministic CSV (12 columns: integers, floats with nulls,
+categories, free text, dates, timestamps, booleans with nulls) with DuckDB into a
+cache directory (reused when present), then runs each tool in its own child
+process and prints wall time, throughput and peak RSS, with ratios.
+
+    python bench/profile_csv.py                  # ~1 GB, 10 million rows
+    python bench/profile_csv.py --size 100MB     # or --rows 200000
+    python bench/profile_csv.py --runs 3         # median of 3 runs per tool
+
+Needs duckdb, pandas and psutil (``pip install -e '.[bench]'``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BYTES_PER_ROW = 101.8  # measured on the generated data
+DEFAULT_ROWS = 10_000_000
+
+GENERATE_SQL = """
+COPY (
+  SELECT
+    i AS id,
+    (hash(i, {s} + 1) % 1000)::INTEGER AS quantity,
+    CASE WHEN hash(i, {s} + 2) % 20 = 0 THEN NULL
+         ELSE round((hash(i, {s} + 3) % 1000000) / 100.0, 2) END AS amount,
+    round(((hash(i, {s} + 4) % 10000) + (hash(i, {s} + 5) % 10000)
+           + (hash(i, {s} + 6) % 10000)::BIGINT - 15000) / 1000.0, 3) AS score,
+    ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta', 'eta', 'theta', 'iota',
+     'kappa'][(hash(i, {s} + 7) % 10)::BIGINT + 1] AS category,
+    ['US', 'DE', 'FR', 'GB', 'JP', 'BR', 'IN', 'CN', 'ES', 'IT', 'NL',
+     'SE'][(hash(i, {s} + 8) % 12)::BIGINT + 1] AS country,
+    concat_ws(' ',
+      ['lorem', 'ipsum', 'dolor', 'sit', 'amet', 'consectetur', 'adipiscing', 'elit',
+       'sed', 'do', 'eiusmod', 'tempor'][(hash(i, {s} + 9) % 12)::BIGINT + 1],
+      ['quick', 'brown', 'fox', 'jumps', 'over', 'lazy', 'dog',
+       'again'][(hash(i, {s} + 10) % 8)::BIGINT + 1],
+      (hash(i, {s} + 11) % 100000)::VARCHAR) AS note,
+    DATE '2015-01-01' + (hash(i, {s} + 12) % 3650)::INTEGER AS created,
+    TIMESTAMP '2020-01-01'
+      + to_seconds((hash(i, {s} + 13) % 157680000)::BIGINT) AS updated,
+    hash(i, {s} + 14) % 2 = 0 AS active,
+    CASE WHEN hash(i, {s} + 15) % 10 = 0 THEN NULL
+         ELSE hash(i, {s} + 16) % 3 = 0 END AS verified,
+    round(exp(((hash(i, {s} + 17) % 10000) / 10000.0) * 8), 4) AS ratio
+  FROM range({rows}) t(i)
+) TO '{path}' (HEADER, DELIMITER ',')
+"""
+
+
+def parse_size(text: str) -> int:
+    match = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]?i?B?)?\s*", text, re.IGNORECASE)
+    if not match:
+        raise argparse.ArgumentTypeError(f"bad size: {text!r} (e.g. 100MB, 1GB)")
+    unit = (match.group(2) or "B").upper().replace("I", "").rstrip("B") or "B"
+    scale = {"B": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}[unit]
+    return int(float(match.group(1)) * scale)
+
+
+def generate(rows: int, seed: int, cache: Path) -> Path:
+    import duckdb
+
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"profile_{rows}_s{seed}.csv"
+    if path.exists():
+        print(f"reusing {path} ({path.stat().st_size / 1e6:,.0f} MB)")
+        return path
+    tmp = path.with_suffix(".csv.part")
+    started = time.perf_counter()
+    con = duckdb.connect(config={"threads": os.cpu_count() or 2})
+    try:
+        con.execute(GENERATE_SQL.format(s=seed * 100, rows=rows, path=tmp))
+    finally:
+        con.close()
+    tmp.rename(path)
+    took = time.perf_counter() - started
+    print(f"generated {path} ({path.stat().st_size / 1e6:,.0f} MB) in {took:.1f} s")
+    return path
+
+
+# ------------------------------------------------------------------ children
+
+
+def child(tool: str, path: str, memory_limit: str, threads: int) -> None:
+    """Run one tool and print {"seconds": ..., "rss_mb": ..., "note": ...}."""
+    import resource
+
+    note = ""
+    if tool == "profiler":
+        sys.path.insert(0, str(ROOT))
+        from uploads.profiling import profile_csv
+
+        started = time.perf_counter()
+        doc = profile_csv(path, memory_limit=memory_limit, threads=threads)
+        seconds = time.perf_counter() - started
+        note = f"{doc['row_count']:,} rows, {doc['column_count']} columns"
+    elif tool == "summarize":
+        import duckdb
+
+        con = duckdb.connect(config={"memory_limit": memory_limit, "threads": threads})
+        started = time.perf_counter()
+        rows = con.execute(f"SUMMARIZE SELECT * FROM read_csv('{path}')").fetchall()
+        seconds = time.perf_counter() - started
+        con.close()
+        note = f"{len(rows)} columns"
+    elif tool == "pandas":
+        import pandas as pd
+
+        started = time.perf_counter()
+        frame = pd.read_csv(path)
+        summary = frame.describe(include="all")
+        seconds = time.perf_counter() - started
+        note = f"{len(frame):,} rows, describe {summary.shape}"
+    else:
+        raise SystemExit(f"unknown tool {tool}")
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "rss_mb": rss_mb, "note": note}))
+
+
+def measure(tool: str, path: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Run a child process; poll its RSS (psutil) and kill it past the cap."""
+    import psutil
+
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        tool,
+        "--file",
+        str(path),
+        "--memory-limit",
+        args.memory_limit,
+        "--threads",
+        str(args.threads),
+    ]
+    cap_mb = args.pandas_cap_mb if tool == "pandas" else None
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ps = psutil.Process(proc.pid)
+    polled_mb = 0.0
+    killed = False
+    while proc.poll() is None:
+        with contextlib.suppress(psutil.Error):
+            polled_mb = max(polled_mb, ps.memory_info().rss / 2**20)
+        if cap_mb is not None and polled_mb > cap_mb:
+            proc.kill()
+            killed = True
+            break
+        time.sleep(0.05)
+    out, err = proc.communicate()
+    wall = time.perf_counter() - started
+    if killed:
+        return {"skipped": f"killed: RSS passed the {cap_mb:,} MB cap"}
+    if proc.returncode != 0:
+        return {"skipped": f"failed: {err.decode(errors='replace').strip()[-300:]}"}
+    result = json.loads(out.decode().strip().splitlines()[-1])
+    result["process_seconds"] = wall
+    result["rss_mb"] = max(result["rss_mb"], polled_mb)
+    return result
+
+
+# ---------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, help="rows to generate (default 10M)")
+    parser.add_argument("--size", type=parse_size, help="target size, e.g. 100MB")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--cache", type=Path, default=ROOT / "var" / "bench")
+    parser.add_argument("--memory-limit", default="512MB")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=1, help="runs per tool (median)")
+    parser.add_argument(
+        "--tools", default="profiler,summarize,pandas", help="comma-separated"
+    )
+    parser.add_argument(
+        "--pandas-cap-mb",
+        type=int,
+        default=10_240,
+        help="kill pandas past this RSS (default 10 GB)",
+    )
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--file", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child:
+        child(args.child, args.file, args.memory_limit, args.threads)
+        return
+
+    if args.rows:
+        rows = args.rows
+    elif args.size:
+        rows = max(1, int(args.size / BYTES_PER_ROW))
+    else:
+        rows = DEFAULT_ROWS
+    path = generate(rows, args.seed, args.cache)
+    size_mb = path.stat().st_size / 1e6
+    print(
+        f"file: {size_mb:,.1f} MB, {rows:,} rows; memory_limit={args.memory_limit}, "
+        f"threads={args.threads}, runs={args.runs}, cpus={os.cpu_count()}"
+    )
+
+    results: dict[str, dict[str, Any]] = {}
+    for tool in [t.strip() for t in args.tools.split(",") if t.strip()]:
+        runs = []
+        for k in range(args.runs):
+            res = measure(tool, path, args)
+            shown = res.get("skipped") or f"{res['seconds']:.2f} s"
+            print(f"  {tool} run {k + 1}: {shown}", flush=True)
+            runs.append(res)
+            if "skipped" in res:
+                break
+        ok = [r for r in runs if "skipped" not in r]
+        if not ok:
+            results[tool] = runs[-1]
+            continue
+        results[tool] = {
+            "seconds": statistics.median(r["seconds"] for r in ok),
+            "rss_mb": max(r["rss_mb"] for r in ok),
+            "note": ok[0]["note"],
+            "all": [round(r["seconds"], 2) for r in ok],
+        }
+
+    print()
+    names = {
+        "profiler": "profile_csv (full profile)",
+        "summarize": "DuckDB SUMMARIZE read_csv",
+        "pandas": "pandas read_csv+describe",
+    }
+    header = (
+        f"{'tool':<28} {'wall s':>8} {'MB/s':>8} {'peak RSS MB':>12} "
+        f"{'thrpt vs SUMMARIZE':>19} {'thrpt vs pandas':>16}"
+    )
+    print(header)
+    print("-" * len(header))
+    base_s = results.get("summarize", {}).get("seconds")
+    base_p = results.get("pandas", {}).get("seconds")
+    for tool, res in results.items():
+        if "skipped" in res:
+            print(f"{names.get(tool, tool):<28} {res['skipped']}")
+            continue
+        secs = res["seconds"]
+        vs_s = f"{base_s / secs:.2f}x" if base_s else "-"
+        vs_p = f"{base_p / secs:.2f}x" if base_p else "-"
+        print(
+            f"{names.get(tool, tool):<28} {secs:>8.2f} {size_mb / secs:>8.1f} "
+            f"{res['rss_mb']:>12.0f} {vs_s:>19} {vs_p:>16}"
+        )
+    print()
+    for tool, res in results.items():
+        if "all" in res:
+            print(f"{tool}: {res['note']}; runs {res['all']}")
+
+    prof = results.get("profiler", {})
+    if "seconds" in prof:
+        print()
+        checks = []
+        if base_s:
+            checks.append(
+                ("throughput >= 0.5x SUMMARIZE", base_s / prof["seconds"] >= 0.5)
+            )
+        if base_p:
+            checks.append(("faster than pandas", prof["seconds"] < base_p))
+        checks.append(("peak RSS < 1.2 GB", prof["rss_mb"] < 1200))
+        for label, good in checks:
+            print(f"target {label}: {'met' if good else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,300 @@
+"""``SESSION_ENGINE = "sessions_blob.backends.storage"``.
+
+Each session is one private JSON object in the storage named by
+``SESSIONS_BLOB_STORAGE_ALIAS``. New sessions are created with a conditional
+write (exactly one of two racing creators wins), and updates are optimistic:
+a write succeeds only if the stored version is still the one this request
+loaded; otherwise the request's own changes (keys set, keys deleted) are
+applied to the newer version and the write is retried. Concurrent requests
+that change different keys of one session therefore all keep their changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.sessions.backends.base import (
+    VALID_KEY_CHARS,
+    CreateError,
+    SessionBase,
+    UpdateError,
+)
+from django.core import signing
+from django.utils.crypto import get_random_string
+
+from sessions_blob.conf import conf
+from sessions_blob.exceptions import ConcurrentUpdateError, SessionTooLarge
+from sessions_blob.records import (
+    KEY_HINT_LENGTH,
+    KEY_LENGTH,
+    CorruptRecord,
+    SessionRecord,
+    is_valid_session_key,
+    object_name,
+)
+from sessions_blob.stores import (
+    ObjectExists,
+    ObjectMissing,
+    ObjectStore,
+    VersionMismatch,
+    object_store,
+)
+
+logger = logging.getLogger("sessions_blob")
+security_logger = logging.getLogger("django.security.SuspiciousSession")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class _Unreadable(Exception):
+    """The stored object is corrupt or its signature does not verify."""
+
+
+@dataclass(slots=True)
+class _Loaded:
+    """What this request read, to write back only on top of it."""
+
+    version: str
+    created: dt.datetime
+    expires: dt.datetime
+    payload: str  # the signed payload as read: decoded again to diff on save
+    size: int
+
+
+class SessionStore(SessionBase):
+    def __init__(self, session_key: str | None = None) -> None:
+        super().__init__(session_key)
+        self._loaded: _Loaded | None = None
+        self._cleared = False
+
+    # -- keys ---------------------------------------------------------------
+
+    def _validate_session_key(self, key: str | None) -> bool:
+        # A key from a cookie or header becomes a storage path: accept only
+        # the exact shape generate below, so "../x" is just a missing session.
+        return is_valid_session_key(key)
+
+    def _get_new_session_key(self) -> str:
+        # No exists() pre-check: the conditional create detects collisions.
+        return get_random_string(KEY_LENGTH, VALID_KEY_CHARS)
+
+    async def _aget_new_session_key(self) -> str:
+        return self._get_new_session_key()
+
+    @classmethod
+    def _store(cls) -> ObjectStore:
+        return object_store()
+
+    @staticmethod
+    def _name(session_key: str) -> str:
+        return object_name(conf.PREFIX, session_key)
+
+    # -- SessionBase's contract ----------------------------------------------
+
+    def load(self) -> dict[str, Any]:
+        self._loaded = None
+        key = self.session_key
+        if key is None:
+            return {}
+        try:
+            data = self._fetch(key)
+        except _Unreadable:
+            # Left in place for inspection: a save makes a new session rather
+            # than overwriting what could not be read.
+            data = None
+        if data is None:
+            self._session_key = None
+            return {}
+        return data
+
+    def exists(self, session_key: str) -> bool:
+        if not is_valid_session_key(session_key):
+            return False
+        return self._store().exists(self._name(session_key))
+
+    def create(self) -> None:
+        while True:
+            self._session_key = self._get_new_session_key()
+            try:
+                self.save(must_create=True)
+            except CreateError:
+                continue  # key collision: pick another
+            self.modified = True
+            return
+
+    def save(self, must_create: bool = False) -> None:
+        if self.session_key is None:
+            return self.create()
+        data = self._get_session(no_load=must_create)
+        if self.session_key is None:  # load() found no live session
+            return self.create()
+        if must_create:
+            self._write_new(self.session_key, data)
+        else:
+            self._write_update(self.session_key, data)
+
+    def delete(self, session_key: str | None = None) -> None:
+        if session_key is None:
+            if self.session_key is None:
+                return
+            session_key = self.session_key
+        if session_key == self.session_key:
+            self._loaded = None
+        if is_valid_session_key(session_key):
+            self._store().delete(self._name(session_key))
+
+    def clear(self) -> None:
+        super().clear()
+        self._cleared = True
+
+    @classmethod
+    def clear_expired(cls) -> None:
+        from sessions_blob.cleanup import clear_expired_sessions
+
+        clear_expired_sessions()
+
+    # -- helpers ------------------------------------------------------------
+
+    def _decode_strict(self, payload: str) -> dict[str, Any]:
+        """Like ``decode()``, but a bad signature raises instead of giving {}."""
+        data = signing.loads(payload, salt=self.key_salt, serializer=self.serializer)
+        if not isinstance(data, dict):
+            raise CorruptRecord("payload is not a mapping")
+        return data
+
+    def _record(
+        self, session_key: str, data: dict[str, Any], created: dt.datetime
+    ) -> tuple[SessionRecord, bytes]:
+        now = _now()
+        expires = self.get_expiry_date(
+            modification=now, expiry=data.get("_session_expiry")
+        )
+        if expires.tzinfo is None:  # USE_TZ = False gives naive local times
+            expires = expires.astimezone(dt.UTC)
+        # Clamped so that clearsessions can prove expiry from listings alone.
+        expires = min(expires, now + dt.timedelta(seconds=conf.MAX_AGE))
+        record = SessionRecord(
+            key_hint=session_key[:KEY_HINT_LENGTH],
+            created=created,
+            modified=now,
+            expires=expires,
+            payload=self.encode(data),
+        )
+        body = record.to_bytes()
+        if len(body) > conf.MAX_SIZE:
+            raise SessionTooLarge(len(body), conf.MAX_SIZE)
+        return record, body
+
+    def _remember(self, record: SessionRecord, version: str, size: int) -> None:
+        self._loaded = _Loaded(
+            version=version,
+            created=record.created,
+            expires=record.expires,
+            payload=record.payload,
+            size=size,
+        )
+
+    def _write_new(self, session_key: str, data: dict[str, Any]) -> None:
+        record, body = self._record(session_key, data, created=_now())
+        try:
+            version = self._store().create(self._name(session_key), body)
+        except ObjectExists:
+            raise CreateError from None
+        self._remember(record, version, len(body))
+        self._cleared = False
+
+    def _changes(self, data: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
+        """Keys this request set (with their values) and keys it deleted."""
+        assert self._loaded is not None
+        original = self._decode_strict(self._loaded.payload)
+        if self._cleared:
+            return dict(data), set(original) - set(data)
+        changed = {k: v for k, v in data.items() if k not in original or original[k] != v}
+        return changed, set(original) - set(data)
+
+    def _needs_refresh(self) -> bool:
+        assert self._loaded is not None
+        remaining = (self._loaded.expires - _now()).total_seconds()
+        return remaining < conf.REFRESH_THRESHOLD
+
+    def _write_update(self, session_key: str, data: dict[str, Any]) -> None:
+        store, name = self._store(), self._name(session_key)
+        if self._loaded is None:
+            # Data set without loading (clear(), cycle_key()): base the write
+            # on whatever is stored now.
+            self._reload(session_key)
+        assert self._loaded is not None
+        changed, deleted = self._changes(data)
+        if not changed and not deleted and not self._needs_refresh():
+            return  # unchanged and not near expiry: no write at all
+        for attempt in range(conf.MAX_RETRIES + 1):
+            record, body = self._record(session_key, data, created=self._loaded.created)
+            try:
+                version = store.replace(name, body, self._loaded.version)
+            except ObjectMissing:
+                raise UpdateError from None  # deleted meanwhile: don't resurrect
+            except VersionMismatch:
+                if attempt == conf.MAX_RETRIES:
+                    break
+                time.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))  # noqa: S311
+                fresh = self._reload(session_key)
+                if self._cleared:
+                    fresh = {}
+                fresh.update(changed)
+                for key in deleted:
+                    fresh.pop(key, None)
+                data = self._session_cache = fresh
+                continue
+            self._remember(record, version, len(body))
+            self._cleared = False
+            return
+        raise ConcurrentUpdateError(
+            f"Session {session_key[:8]} changed {conf.MAX_RETRIES + 1} times under "
+            "this request (SESSIONS_BLOB_MAX_RETRIES)."
+        )
+
+    def _fetch(self, session_key: str) -> dict[str, Any] | None:
+        """Read the session and remember its version.
+
+        None when there is no live session; ``_Unreadable`` (after a warning
+        on the security logger) when the object is corrupt or tampered with.
+        """
+        found = self._store().read(self._name(session_key))
+        if found is None:
+            return None
+        try:
+            record = SessionRecord.from_bytes(found.data)
+            data = self._decode_strict(record.payload)
+        except (CorruptRecord, signing.BadSignature) as exc:
+            security_logger.warning(
+                "Session object for key %s... is corrupt: %s",
+                session_key[:KEY_HINT_LENGTH],
+                exc,
+            )
+            raise _Unreadable from exc
+        if record.is_expired(_now()):
+            return None
+        self._remember(record, found.version, len(found.data))
+        return data
+
+    def _reload(self, session_key: str) -> dict[str, Any]:
+        """The stored version again; UpdateError when it is gone or unreadable."""
+        try:
+            data = self._fetch(session_key)
+        except _Unreadable as exc:
+            raise UpdateError from exc
+        if data is None:
+            raise UpdateError
+        return data
+
+    @property
+    def stored_size(self) -> int | None:
+        """Bytes of the stored object as last read or written."""
+        return self._loaded.size if self._loaded else None

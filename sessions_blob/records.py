@@ -1,0 +1,116 @@
+"""What a session object is called and what it holds.
+
+Objects are named by the SHA-256 of the session key, so bucket listings,
+access logs and admin pages never show a usable cookie value (the mitigation
+Rails adopted for CVE-2019-25025). The object holds only the first characters
+of the key, as a hint for people looking for a session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+
+from django.contrib.sessions.backends.base import VALID_KEY_CHARS
+
+RECORD_FORMAT = 1
+KEY_LENGTH = 32
+KEY_HINT_LENGTH = 8
+_VALID_KEY = re.compile(rf"[{re.escape(VALID_KEY_CHARS)}]{{{KEY_LENGTH}}}")
+_OBJECT_ID = re.compile(r"[0-9a-f]{64}")
+
+
+class CorruptRecord(ValueError):
+    """The stored bytes are not a session record this engine wrote."""
+
+
+def is_valid_session_key(key: object) -> bool:
+    """True only for keys of the shape this engine generates.
+
+    Anything else (``../x``, slashes, wrong length or characters) must never
+    reach a storage path.
+    """
+    return isinstance(key, str) and _VALID_KEY.fullmatch(key) is not None
+
+
+def object_id(session_key: str) -> str:
+    return hashlib.sha256(session_key.encode("ascii")).hexdigest()
+
+
+def object_name(prefix: str, session_key: str) -> str:
+    return f"{prefix}{object_id(session_key)}.json"
+
+
+def object_id_from_name(prefix: str, name: str) -> str | None:
+    """The object id of a listed name, or None for anything that is not ours."""
+    if not name.startswith(prefix) or not name.endswith(".json"):
+        return None
+    candidate = name[len(prefix) : -len(".json")]
+    return candidate if _OBJECT_ID.fullmatch(candidate) else None
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z"
+    )
+
+
+def _parse_iso(value: object) -> dt.datetime:
+    if not isinstance(value, str):
+        raise CorruptRecord(f"expected an ISO timestamp, got {value!r}")
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise CorruptRecord(str(exc)) from exc
+    if moment.tzinfo is None:
+        raise CorruptRecord(f"timestamp without time zone: {value!r}")
+    return moment
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """One stored session: times in UTC and the signed payload."""
+
+    key_hint: str
+    created: dt.datetime
+    modified: dt.datetime
+    expires: dt.datetime
+    payload: str  # SessionBase.encode(): signed, never plain data
+
+    def is_expired(self, now: dt.datetime) -> bool:
+        return self.expires <= now
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(
+            {
+                "format": RECORD_FORMAT,
+                "key_hint": self.key_hint,
+                "created": _iso(self.created),
+                "modified": _iso(self.modified),
+                "expires": _iso(self.expires),
+                "payload": self.payload,
+            },
+            separators=(",", ":"),
+        ).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SessionRecord:
+        try:
+            doc = json.loads(data)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise CorruptRecord(f"not JSON: {exc}") from exc
+        if not isinstance(doc, dict) or doc.get("format") != RECORD_FORMAT:
+            raise CorruptRecord("not a session record of a known format")
+        payload, hint = doc.get("payload"), doc.get("key_hint")
+        if not isinstance(payload, str) or not isinstance(hint, str):
+            raise CorruptRecord("payload or key_hint missing")
+        return cls(
+            key_hint=hint,
+            created=_parse_iso(doc.get("created")),
+            modified=_parse_iso(doc.get("modified")),
+            expires=_parse_iso(doc.get("expires")),
+            payload=payload,
+        )

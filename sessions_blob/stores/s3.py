@@ -1,0 +1,287 @@
+"""S3 and S3-compatible stores, through the storage's own boto3 client.
+
+django-storages' ``save()`` cannot send ``If-None-Match``/``If-Match``
+(s3transfer rejects them), and ``open().read()`` costs two HEADs and a GET, so
+this adapter calls ``put_object``/``get_object`` on the client of the one
+``S3Storage`` instance Django keeps per process: one round trip each.
+
+Not every S3-compatible store honours conditional writes. OpenStack Swift's
+s3api, for one, answers ``501 NotImplemented``. On the first such answer the
+adapter says so once in the log and falls back to check-then-write (a HEAD
+before the PUT), which leaves a window of a few milliseconds for lost updates,
+unless ``SESSIONS_BLOB_REQUIRE_CONDITIONAL_WRITES`` asks to refuse instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from storages.backends.s3 import S3Storage
+from storages.utils import clean_name
+
+from sessions_blob.conf import conf
+from sessions_blob.exceptions import ConditionalWritesUnsupported, StorageUnavailable
+from sessions_blob.stores.base import (
+    ObjectExists,
+    ObjectInfo,
+    ObjectMissing,
+    ObjectStore,
+    StoredObject,
+    VersionMismatch,
+)
+
+logger = logging.getLogger("sessions_blob")
+
+# Only these travel with a GET/HEAD (SSE-C keys); the rest are upload settings.
+_READ_PARAMETERS = frozenset(
+    {"SSECustomerAlgorithm", "SSECustomerKey", "SSECustomerKeyMD5", "RequestPayer"}
+)
+_CONTENT_MD5_HANDLER = "sessions_blob.content_md5"
+
+
+def _add_content_md5(params: dict[str, Any], **_: Any) -> None:
+    # Current botocore sends a CRC32 checksum instead of Content-MD5 on
+    # DeleteObjects; stores such as Swift's s3api still demand Content-MD5.
+    body = params.get("body") or b""
+    if isinstance(body, str):
+        body = body.encode()
+    digest = hashlib.md5(body, usedforsecurity=False).digest()
+    params["headers"]["Content-MD5"] = base64.b64encode(digest).decode()
+
+
+def _status(error: ClientError) -> int:
+    return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+class S3ObjectStore(ObjectStore):
+    storage: S3Storage
+
+    def __init__(self, storage: S3Storage) -> None:
+        super().__init__(storage)
+        self.conditional_writes: bool | None = None  # None: not known yet
+        self._warned_forbidden = False
+
+    # -- plumbing -----------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        client = self.storage.connection.meta.client  # one per thread
+        client.meta.events.register(
+            "before-call.s3.DeleteObjects",
+            _add_content_md5,
+            unique_id=_CONTENT_MD5_HANDLER,
+        )
+        return client
+
+    def key(self, name: str) -> str:
+        # The storage's own normalisation: its location prefix, no escaping it.
+        return str(self.storage._normalize_name(clean_name(name)))
+
+    def _key_prefix(self, prefix: str) -> str:
+        location = self.storage.location.strip("/")
+        return f"{location}/{prefix}" if location else prefix
+
+    def _name(self, key: str) -> str:
+        location = self.storage.location
+        return key[len(location) :].lstrip("/") if location else key
+
+    def _read_params(self, name: str) -> dict[str, Any]:
+        params = self.storage.get_object_parameters(name)
+        return {k: v for k, v in params.items() if k in _READ_PARAMETERS}
+
+    def _write_params(self, name: str) -> dict[str, Any]:
+        params = self.storage.get_object_parameters(name)
+        params.pop("ACL", None)  # session objects are private, whatever the default
+        params.setdefault("ContentType", "application/json")
+        return params
+
+    def _unavailable(self, action: str, name: str, error: Exception) -> StorageUnavailable:
+        return StorageUnavailable(
+            f"Session storage {action} of {name!r} failed: {error}"
+        )
+
+    # -- reads --------------------------------------------------------------
+
+    def _missing_or_raise(self, error: ClientError, action: str, name: str) -> None:
+        status = _status(error)
+        if status == 404:
+            return
+        if status == 403 and action in {"read", "head"}:
+            # Without s3:ListBucket, S3 answers 403 for a missing key.
+            if not self._warned_forbidden:
+                logger.warning(
+                    "Session storage answered 403 for %s; treating it as missing. "
+                    "Grant s3:ListBucket on the bucket so missing keys answer 404 "
+                    "(see `manage.py sessions_blob doctor`).",
+                    name,
+                )
+                self._warned_forbidden = True
+            else:
+                logger.debug("403 for %s treated as a missing session", name)
+            return
+        raise self._unavailable(action, name, error) from error
+
+    def read(self, name: str) -> StoredObject | None:
+        try:
+            response = self.client.get_object(
+                Bucket=self.storage.bucket_name,
+                Key=self.key(name),
+                **self._read_params(name),
+            )
+            data = response["Body"].read()
+        except ClientError as error:
+            self._missing_or_raise(error, "read", name)
+            return None
+        except BotoCoreError as error:
+            raise self._unavailable("read", name, error) from error
+        return StoredObject(data=data, version=response["ETag"])
+
+    def _head(self, name: str) -> str | None:
+        try:
+            response = self.client.head_object(
+                Bucket=self.storage.bucket_name,
+                Key=self.key(name),
+                **self._read_params(name),
+            )
+        except ClientError as error:
+            self._missing_or_raise(error, "head", name)
+            return None
+        except BotoCoreError as error:
+            raise self._unavailable("head", name, error) from error
+        return str(response["ETag"])
+
+    def exists(self, name: str) -> bool:
+        return self._head(name) is not None
+
+    # -- writes -------------------------------------------------------------
+
+    def _put(self, name: str, data: bytes, **condition: str) -> str:
+        response = self.client.put_object(
+            Bucket=self.storage.bucket_name,
+            Key=self.key(name),
+            Body=data,
+            **self._write_params(name),
+            **condition,
+        )
+        return str(response["ETag"])
+
+    def _conditional_put(self, name: str, data: bytes, **condition: str) -> str | None:
+        """PUT with the condition; None when the store cannot do conditions."""
+        if self.conditional_writes is False:
+            return None
+        try:
+            etag = self._put(name, data, **condition)
+        except ClientError as error:
+            if _status(error) == 501 or _code(error) == "NotImplemented":
+                self._no_conditional_writes(error)
+                return None
+            raise
+        self.conditional_writes = True
+        return etag
+
+    def _no_conditional_writes(self, error: ClientError) -> None:
+        self.conditional_writes = False
+        self.atomic = False
+        message = (
+            "The session storage does not support conditional writes "
+            f"({_code(error)}: {error.response.get('Error', {}).get('Message', '')})."
+        )
+        if conf.REQUIRE_CONDITIONAL_WRITES:
+            raise ConditionalWritesUnsupported(
+                message + " SESSIONS_BLOB_REQUIRE_CONDITIONAL_WRITES is on."
+            ) from error
+        logger.warning(
+            "%s Falling back to check-then-write: session creates and updates are "
+            "no longer atomic, so concurrent requests may lose updates. Set "
+            "SESSIONS_BLOB_REQUIRE_CONDITIONAL_WRITES = True to refuse instead.",
+            message,
+        )
+
+    def create(self, name: str, data: bytes) -> str:
+        try:
+            etag = self._conditional_put(name, data, IfNoneMatch="*")
+            if etag is not None:
+                return etag
+            if self._head(name) is not None:
+                raise ObjectExists(name)
+            return self._put(name, data)
+        except ClientError as error:
+            if _status(error) in {409, 412}:  # 409: a concurrent conditional write
+                raise ObjectExists(name) from error
+            raise self._unavailable("create", name, error) from error
+        except BotoCoreError as error:
+            raise self._unavailable("create", name, error) from error
+
+    def replace(self, name: str, data: bytes, version: str) -> str:
+        try:
+            etag = self._conditional_put(name, data, IfMatch=version)
+            if etag is not None:
+                return etag
+            current = self._head(name)
+            if current is None:
+                raise ObjectMissing(name)
+            if current != version:
+                raise VersionMismatch(name)
+            return self._put(name, data)
+        except ClientError as error:
+            if _status(error) == 404:
+                raise ObjectMissing(name) from error
+            if _status(error) in {409, 412}:
+                raise VersionMismatch(name) from error
+            raise self._unavailable("update", name, error) from error
+        except BotoCoreError as error:
+            raise self._unavailable("update", name, error) from error
+
+    def delete(self, name: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.storage.bucket_name, Key=self.key(name))
+        except ClientError as error:
+            if _status(error) != 404:
+                raise self._unavailable("delete", name, error) from error
+        except BotoCoreError as error:
+            raise self._unavailable("delete", name, error) from error
+
+    def delete_many(self, names: Iterable[str]) -> int:
+        batch = [{"Key": self.key(name)} for name in names]
+        calls = 0
+        for start in range(0, len(batch), 1000):
+            chunk = batch[start : start + 1000]
+            try:
+                response = self.client.delete_objects(
+                    Bucket=self.storage.bucket_name,
+                    Delete={"Objects": chunk, "Quiet": True},
+                )
+            except (ClientError, BotoCoreError) as error:
+                raise self._unavailable("batch delete", f"{len(chunk)} objects", error)
+            calls += 1
+            errors = [e for e in response.get("Errors", []) if e.get("Code") != "NoSuchKey"]
+            if errors:
+                raise StorageUnavailable(
+                    f"Session storage refused to delete {len(errors)} objects, "
+                    f"first: {errors[0]}"
+                )
+        return calls
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(
+                Bucket=self.storage.bucket_name, Prefix=self._key_prefix(prefix)
+            ):
+                for item in page.get("Contents", []):
+                    yield ObjectInfo(
+                        name=self._name(item["Key"]),
+                        last_modified=item["LastModified"],
+                        size=int(item["Size"]),
+                    )
+        except (ClientError, BotoCoreError) as error:
+            raise self._unavailable("listing", prefix, error) from error

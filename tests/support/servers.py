@@ -1,0 +1,107 @@
+"""Real servers the tests talk to: moto's S3 server, Django behind gunicorn.
+
+Each is a subprocess on a free loopback port, polled until it answers (no
+fixed sleeps) and stopped with its process group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_http(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=1).close()  # noqa: S310 (loopback)
+            return
+        except urllib.error.HTTPError:
+            return  # any HTTP answer means it is serving
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@contextlib.contextmanager
+def moto_server(log_dir: Path) -> Iterator[str]:
+    """moto's standalone S3 server; yields its endpoint URL."""
+    port = free_port()
+    log = open(log_dir / f"moto-{port}.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/moto-api/", process, timeout=30)
+        yield url
+    finally:
+        stop(process)
+        log.close()
+
+
+@contextlib.contextmanager
+def django_server(
+    env: dict[str, str], log_dir: Path, name: str, workers: int = 1
+) -> Iterator[str]:
+    """The project under gunicorn with ``env`` on top of this environment."""
+    port = free_port()
+    log = open(log_dir / f"{name}-{port}.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--access-logfile",
+            "-",
+            "analytics_site.wsgi",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/", process, timeout=30)
+        yield url
+    finally:
+        stop(process)
+        log.close()
