@@ -85,6 +85,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns when it is missing
 WHITENOISE_USE_FINDERS = True
 
 # --- Storage: local disk (default), S3, or memory -------------------------
@@ -115,7 +116,7 @@ def _filesystem(folder: str) -> dict[str, object]:
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {
             "location": VAR_DIR / folder,
-            "base_url": None,  # no public URL: files are served by an authenticated view
+            "base_url": None,  # no public URL: an authenticated view serves files
             "file_permissions_mode": 0o600,
             "directory_permissions_mode": 0o700,
         },
@@ -180,7 +181,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {
-        "sessions_blob": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+        "sessions_blob": {
+            "handlers": ["console"],
+            "level": env_str("LOG_LEVEL", "INFO"),
+        },
         "uploads": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     },
 }

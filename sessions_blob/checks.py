@@ -42,11 +42,16 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     for name in ("MAX_SIZE", "MAX_AGE"):
         if getattr(conf, name) <= 0:
             messages.append(
-                Error(f"SESSIONS_BLOB_{name} must be positive.", id="sessions_blob.E002")
+                Error(
+                    f"SESSIONS_BLOB_{name} must be positive.", id="sessions_blob.E002"
+                )
             )
     if conf.MAX_RETRIES < 0:
         messages.append(
-            Error("SESSIONS_BLOB_MAX_RETRIES must not be negative.", id="sessions_blob.E003")
+            Error(
+                "SESSIONS_BLOB_MAX_RETRIES must not be negative.",
+                id="sessions_blob.E003",
+            )
         )
     if settings.SESSION_COOKIE_AGE > conf.MAX_AGE:
         messages.append(

@@ -75,10 +75,13 @@ def _batches(items: Iterable[ObjectInfo], size: int) -> Iterator[list[ObjectInfo
 
 
 def clear_expired_sessions(
-    *, dry_run: bool = False, progress: Progress | None = None
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    now: dt.datetime | None = None,
 ) -> ClearResult:
     store = object_store()
-    now = dt.datetime.now(dt.UTC)
+    now = now or dt.datetime.now(dt.UTC)
     oldest_live = now - dt.timedelta(seconds=conf.MAX_AGE)
     result = ClearResult(dry_run=dry_run)
     with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
@@ -88,7 +91,9 @@ def clear_expired_sessions(
             undecided = [info for info in batch if info.last_modified >= oldest_live]
             result.read += len(undecided)
             verdicts = pool.map(lambda info: _is_expired(store, info, now), undecided)
-            expired += [info for info, gone in zip(undecided, verdicts, strict=True) if gone]
+            expired += [
+                info for info, gone in zip(undecided, verdicts, strict=True) if gone
+            ]
             result.expired += len(expired)
             if expired and not dry_run:
                 result.delete_calls += store.delete_many(info.name for info in expired)

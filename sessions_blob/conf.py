@@ -34,7 +34,9 @@ class Settings:
     @property
     def REQUIRE_CONDITIONAL_WRITES(self) -> bool:
         """Refuse to work on stores without ``If-None-Match``/``If-Match``."""
-        return bool(getattr(settings, "SESSIONS_BLOB_REQUIRE_CONDITIONAL_WRITES", False))
+        return bool(
+            getattr(settings, "SESSIONS_BLOB_REQUIRE_CONDITIONAL_WRITES", False)
+        )
 
     @property
     def MAX_AGE(self) -> int:

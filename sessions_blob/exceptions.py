@@ -30,6 +30,10 @@ class SessionTooLarge(ValueError):
         )
 
 
+class ConflictError(UpdateError):
+    """``save_if_unchanged()`` found a version newer than the one loaded."""
+
+
 class ConcurrentUpdateError(UpdateError):
     """Every retry of an optimistic update met a newer version."""
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.config import Config
 import pytest
+from botocore.config import Config
 
 from tests.support.servers import moto_server
 
@@ -90,7 +90,9 @@ def swift(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Endpoint]:
     from tests.swift.server import SwiftServer, swift_available
 
     if not swift_available():
-        pytest.fail("Swift is not installed: run tests/swift/install.sh (make test does)")
+        pytest.fail(
+            "Swift is not installed: run tests/swift/install.sh (make test does)"
+        )
     with SwiftServer(tmp_path_factory.mktemp("swift")) as server:
         endpoint = server.start()
         yield S3Endpoint(

@@ -28,7 +28,11 @@ from django.core import signing
 from django.utils.crypto import get_random_string
 
 from sessions_blob.conf import conf
-from sessions_blob.exceptions import ConcurrentUpdateError, SessionTooLarge
+from sessions_blob.exceptions import (
+    ConcurrentUpdateError,
+    ConflictError,
+    SessionTooLarge,
+)
 from sessions_blob.records import (
     KEY_HINT_LENGTH,
     KEY_LENGTH,
@@ -140,6 +144,29 @@ class SessionStore(SessionBase):
         else:
             self._write_update(self.session_key, data)
 
+    def save_if_unchanged(self) -> None:
+        """Write this session only if nobody wrote it since it was loaded.
+
+        For state transitions that must not be merged (two requests both
+        moving ``uploaded`` to ``processing``): raises ``ConflictError``
+        instead of re-applying changes, ``UpdateError`` when it is gone.
+        """
+        key = self.session_key
+        data = self._session
+        if key is None or self._loaded is None:
+            raise UpdateError
+        record, body = self._record(key, data, created=self._loaded.created)
+        try:
+            version = self._store().replace(self._name(key), body, self._loaded.version)
+        except ObjectMissing:
+            raise UpdateError from None
+        except VersionMismatch:
+            raise ConflictError(
+                f"Session {key[:8]} changed since it was loaded."
+            ) from None
+        self._remember(record, version, len(body))
+        self._cleared = False
+
     def delete(self, session_key: str | None = None) -> None:
         if session_key is None:
             if self.session_key is None:
@@ -216,7 +243,9 @@ class SessionStore(SessionBase):
         original = self._decode_strict(self._loaded.payload)
         if self._cleared:
             return dict(data), set(original) - set(data)
-        changed = {k: v for k, v in data.items() if k not in original or original[k] != v}
+        changed = {
+            k: v for k, v in data.items() if k not in original or original[k] != v
+        }
         return changed, set(original) - set(data)
 
     def _needs_refresh(self) -> bool:
@@ -243,7 +272,7 @@ class SessionStore(SessionBase):
             except VersionMismatch:
                 if attempt == conf.MAX_RETRIES:
                     break
-                time.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))  # noqa: S311
+                time.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))
                 fresh = self._reload(session_key)
                 if self._cleared:
                     fresh = {}

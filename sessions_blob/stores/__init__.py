@@ -36,7 +36,7 @@ def _build(storage: Storage) -> ObjectStore:
     try:
         from storages.backends.s3 import S3Storage
     except ImportError:  # django-storages without boto3
-        S3Storage = None  # noqa: N806
+        S3Storage = None
     if S3Storage is not None and isinstance(storage, S3Storage):
         from sessions_blob.stores.s3 import S3ObjectStore
 

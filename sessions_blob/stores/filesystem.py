@@ -47,6 +47,9 @@ class FileSystemObjectStore(ObjectStore):
         return Path(self.storage.path(name))
 
     def read(self, name: str) -> StoredObject | None:
+        return self._read(name)
+
+    def _read(self, name: str) -> StoredObject | None:
         try:
             data = self._path(name).read_bytes()
         except FileNotFoundError:
@@ -86,7 +89,7 @@ class FileSystemObjectStore(ObjectStore):
     def replace(self, name: str, data: bytes, version: str) -> str:
         path = self._path(name)
         with self._locked(name):
-            current = self.read(name)
+            current = self._read(name)
             if current is None:
                 raise ObjectMissing(name)
             if current.version != version:

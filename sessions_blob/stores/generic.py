@@ -34,6 +34,9 @@ class StorageApiObjectStore(ObjectStore):
         self._lock = threading.RLock()
 
     def read(self, name: str) -> StoredObject | None:
+        return self._read(name)
+
+    def _read(self, name: str) -> StoredObject | None:
         with self._lock:
             try:
                 with self.storage.open(name, "rb") as handle:
@@ -57,7 +60,7 @@ class StorageApiObjectStore(ObjectStore):
 
     def replace(self, name: str, data: bytes, version: str) -> str:
         with self._lock:
-            current = self.read(name)
+            current = self._read(name)
             if current is None:
                 raise ObjectMissing(name)
             if current.version != version:

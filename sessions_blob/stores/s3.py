@@ -104,7 +104,9 @@ class S3ObjectStore(ObjectStore):
         params.setdefault("ContentType", "application/json")
         return params
 
-    def _unavailable(self, action: str, name: str, error: Exception) -> StorageUnavailable:
+    def _unavailable(
+        self, action: str, name: str, error: Exception
+    ) -> StorageUnavailable:
         return StorageUnavailable(
             f"Session storage {action} of {name!r} failed: {error}"
         )
@@ -115,7 +117,9 @@ class S3ObjectStore(ObjectStore):
         status = _status(error)
         if status == 404:
             return
-        if status == 403 and action in {"read", "head"}:
+        # HEAD answers carry no error code; GET says AccessDenied. A bad
+        # signature or unknown key is a misconfiguration, never "missing".
+        if status == 403 and _code(error) in {"AccessDenied", "403"}:
             # Without s3:ListBucket, S3 answers 403 for a missing key.
             if not self._warned_forbidden:
                 logger.warning(
@@ -243,7 +247,9 @@ class S3ObjectStore(ObjectStore):
 
     def delete(self, name: str) -> None:
         try:
-            self.client.delete_object(Bucket=self.storage.bucket_name, Key=self.key(name))
+            self.client.delete_object(
+                Bucket=self.storage.bucket_name, Key=self.key(name)
+            )
         except ClientError as error:
             if _status(error) != 404:
                 raise self._unavailable("delete", name, error) from error
@@ -261,9 +267,13 @@ class S3ObjectStore(ObjectStore):
                     Delete={"Objects": chunk, "Quiet": True},
                 )
             except (ClientError, BotoCoreError) as error:
-                raise self._unavailable("batch delete", f"{len(chunk)} objects", error)
+                raise self._unavailable(
+                    "batch delete", f"{len(chunk)} objects", error
+                ) from error
             calls += 1
-            errors = [e for e in response.get("Errors", []) if e.get("Code") != "NoSuchKey"]
+            errors = [
+                e for e in response.get("Errors", []) if e.get("Code") != "NoSuchKey"
+            ]
             if errors:
                 raise StorageUnavailable(
                     f"Session storage refused to delete {len(errors)} objects, "

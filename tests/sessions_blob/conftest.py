@@ -24,7 +24,12 @@ class Tier:
     name: str
     s3: S3Endpoint | None = None
     bucket: str | None = None
+    prefix: str = ""
     calls: Counter[str] = field(default_factory=Counter)
+
+    def objects(self) -> list[str]:
+        """Names of the objects under this test's own prefix."""
+        return [info.name for info in self.store.list(self.prefix)]
 
     @property
     def store(self) -> ObjectStore:
@@ -40,12 +45,20 @@ class Tier:
         return self._http
 
 
-def _count(calls: Counter[str], name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+def _count(
+    calls: Counter[str], name: str, method: Callable[..., Any]
+) -> Callable[..., Any]:
     def counted(*args: Any, **kwargs: Any) -> Any:
         calls[name] += 1
         return method(*args, **kwargs)
 
     return counted
+
+
+@pytest.fixture(autouse=True)
+def _own_prefix(settings: Any) -> None:
+    """A prefix of its own keeps each test's listing to its own sessions."""
+    settings.SESSIONS_BLOB_PREFIX = f"sessions-{uuid.uuid4().hex[:12]}/"
 
 
 @pytest.fixture(params=TIERS)
@@ -61,9 +74,11 @@ def tier(request: pytest.FixtureRequest, settings: Any, tmp_path: Path) -> Tier:
         endpoint: S3Endpoint = request.getfixturevalue(name)
         tier.s3 = endpoint
         tier.bucket = request.getfixturevalue(f"{name}_bucket")
-        settings.STORAGES = {**settings.STORAGES, "sessions": endpoint.storage(tier.bucket)}
-    # A prefix of its own keeps each test's listing to its own sessions.
-    settings.SESSIONS_BLOB_PREFIX = f"sessions-{uuid.uuid4().hex[:12]}/"
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "sessions": endpoint.storage(tier.bucket),
+        }
+    tier.prefix = settings.SESSIONS_BLOB_PREFIX
     adapter = object_store()
     for method in COUNTED:
         setattr(adapter, method, _count(tier.calls, method, getattr(adapter, method)))
@@ -75,5 +90,7 @@ def tier(request: pytest.FixtureRequest, settings: Any, tmp_path: Path) -> Tier:
             tier._http[model.name] += 1  # type: ignore[attr-defined]
 
         client.meta.events.register("before-call.s3", on_call)
-        request.addfinalizer(lambda: client.meta.events.unregister("before-call.s3", on_call))
+        request.addfinalizer(
+            lambda: client.meta.events.unregister("before-call.s3", on_call)
+        )
     return tier

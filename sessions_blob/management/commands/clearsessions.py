@@ -51,7 +51,9 @@ class Command(clearsessions.Command):
                 self.stderr.write(line)
 
         try:
-            result = clear_expired_sessions(dry_run=options["dry_run"], progress=progress)
+            result = clear_expired_sessions(
+                dry_run=options["dry_run"], progress=progress
+            )
         except StorageUnavailable as exc:
             raise CommandError(str(exc)) from exc
         if tty:
