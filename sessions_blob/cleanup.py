@@ -100,5 +100,5 @@ def clear_expired_sessions(
                 result.deleted += len(expired)
             if progress is not None:
                 progress(result)
-    logger.info("clearsessions: %s", result.summary())
+    logger.debug("clearsessions: %s", result.summary())
     return result

@@ -75,11 +75,15 @@ class S3ObjectStore(ObjectStore):
     @property
     def client(self) -> Any:
         client = self.storage.connection.meta.client  # one per thread
-        client.meta.events.register(
-            "before-call.s3.DeleteObjects",
-            _add_content_md5,
-            unique_id=_CONTENT_MD5_HANDLER,
-        )
+        # Registered once per client: each registration empties botocore's
+        # handler cache, which would slow every later call.
+        if not getattr(client, "_sessions_blob_md5", False):
+            client.meta.events.register(
+                "before-call.s3.DeleteObjects",
+                _add_content_md5,
+                unique_id=_CONTENT_MD5_HANDLER,
+            )
+            client._sessions_blob_md5 = True
         return client
 
     def key(self, name: str) -> str:

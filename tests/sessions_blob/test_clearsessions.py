@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import datetime as dt
+import re
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+
+from sessions_blob.backends.storage import SessionStore
+from tests.sessions_blob.conftest import Tier
+
+pytestmark = pytest.mark.django_db
+
+
+def make_sessions(live: int, expired: int) -> None:
+    for n in range(live + expired):
+        session = SessionStore()
+        session["n"] = n
+        if n >= live:
+            session.set_expiry(dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
+        session.save()
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command("clearsessions", *args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def test_clearsessions_reports_and_deletes(tier: Tier) -> None:
+    make_sessions(live=3, expired=2)
+    dry = run("--dry-run")
+    assert re.search(r"examined 5 sessions, read 5, would delete 2 expired", dry)
+    assert len(tier.objects()) == 5
+    output = run()
+    calls = 1 if tier.s3 else 2  # one DeleteObjects on S3, one per file elsewhere
+    assert f"examined 5 sessions, read 5, deleted 2 expired in {calls} delete" in output
+    assert len(tier.objects()) == 3
+
+
+def test_clearsessions_for_other_engines_is_djangos(
+    settings: Any, tmp_path: Any
+) -> None:
+    from django.contrib.sessions.backends.file import SessionStore as FileStore
+
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.file"
+    settings.SESSION_FILE_PATH = str(tmp_path)
+    session = FileStore()
+    session["a"] = 1
+    session.set_expiry(-1)
+    session.save()
+    assert len(list(tmp_path.iterdir())) == 1
+    assert run() == ""
+    assert list(tmp_path.iterdir()) == []
