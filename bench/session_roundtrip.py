@@ -90,6 +90,39 @@ def concurrent_kept(store_class: Any, writers: int) -> int:
     return sum(1 for k in data if k.startswith("k"))
 
 
+def print_cached_tier(iterations: int, data: dict[str, Any]) -> None:
+    """Cached tier against Django's cache backend, both on the same Redis."""
+    from django.conf import settings
+    from django.contrib.sessions.backends import cache as cache_backend
+    from django.test.utils import override_settings
+
+    from sessions_blob.backends import cached_storage
+
+    redis = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:6379/15",
+    }
+    with override_settings(CACHES={**settings.CACHES, "default": redis}):
+        keys = []
+        for store_class in (cached_storage.SessionStore, cache_backend.SessionStore):
+            session = store_class()
+            session.update(data)
+            session.save()
+            keys.append(session.session_key)
+        cached, django_cache = paired(
+            lambda: cached_storage.SessionStore(keys[0]).load(),
+            lambda: cache_backend.SessionStore(keys[1]).load(),
+            iterations,
+        )
+    c50, c95 = percentiles(cached)
+    d50, d95 = percentiles(django_cache)
+    print(f"\nCached tier load on Redis, {iterations} iterations")
+    print(f"{'backend':<36} {'p50':>8} {'p95':>8}")
+    print(f"{'sessions_blob.backends.cached_storage':<36} {c50:>6.3f}ms {c95:>6.3f}ms")
+    print(f"{'django.contrib.sessions.backends.cache':<36} {d50:>6.3f}ms {d95:>6.3f}ms")
+    print(f"{'ratio':<36} {c50 / d50:>7.2f}x {c95 / d95:>7.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--iterations", type=int, default=500)
@@ -188,11 +221,16 @@ def run(args: argparse.Namespace, work: Path, database: str) -> None:
             f"{e50 / b50:>8.2f}x {e95 / b95:>5.2f}x"
         )
 
+    redis = reachable(6379)
+    if redis:
+        print_cached_tier(args.iterations, session._session_cache)
+    else:
+        print("\nRedis not reachable on 127.0.0.1:6379: cached tier not measured")
+
     from django.contrib.sessions.backends import cache as cache_backend
     from django.contrib.sessions.backends import db as db_backend
     from django.contrib.sessions.backends import file as file_backend
 
-    redis = reachable(6379)
     cache = (
         {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",

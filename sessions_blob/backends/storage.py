@@ -45,6 +45,7 @@ from sessions_blob.stores import (
     ObjectExists,
     ObjectMissing,
     ObjectStore,
+    StoredObject,
     VersionMismatch,
     object_store,
 )
@@ -99,6 +100,18 @@ class SessionStore(SessionBase):
     @staticmethod
     def _name(session_key: str) -> str:
         return object_name(conf.PREFIX, session_key)
+
+    # Hooks for a cache in front of the store (backends/cached_storage.py).
+
+    def _read(self, session_key: str, *, fresh: bool = False) -> StoredObject | None:
+        """The stored object; ``fresh`` when a cached copy would not do."""
+        return self._store().read(self._name(session_key))
+
+    def _written(self, session_key: str, body: bytes, version: str) -> None:
+        """Called after every successful write of ``session_key``."""
+
+    def _deleted(self, session_key: str) -> None:
+        """Called after ``session_key`` was deleted."""
 
     # -- SessionBase's contract ----------------------------------------------
 
@@ -164,6 +177,7 @@ class SessionStore(SessionBase):
             raise ConflictError(
                 f"Session {key[:8]} changed since it was loaded."
             ) from None
+        self._written(key, body, version)
         self._remember(record, version, len(body))
         self._cleared = False
 
@@ -176,6 +190,7 @@ class SessionStore(SessionBase):
             self._loaded = None
         if is_valid_session_key(session_key):
             self._store().delete(self._name(session_key))
+            self._deleted(session_key)
 
     def clear(self) -> None:
         super().clear()
@@ -234,6 +249,7 @@ class SessionStore(SessionBase):
             version = self._store().create(self._name(session_key), body)
         except ObjectExists:
             raise CreateError from None
+        self._written(session_key, body, version)
         self._remember(record, version, len(body))
         self._cleared = False
 
@@ -281,6 +297,7 @@ class SessionStore(SessionBase):
                     fresh.pop(key, None)
                 data = self._session_cache = fresh
                 continue
+            self._written(session_key, body, version)
             self._remember(record, version, len(body))
             self._cleared = False
             return
@@ -289,13 +306,13 @@ class SessionStore(SessionBase):
             "this request (SESSIONS_BLOB_MAX_RETRIES)."
         )
 
-    def _fetch(self, session_key: str) -> dict[str, Any] | None:
+    def _fetch(self, session_key: str, *, fresh: bool = False) -> dict[str, Any] | None:
         """Read the session and remember its version.
 
         None when there is no live session; ``_Unreadable`` (after a warning
         on the security logger) when the object is corrupt or tampered with.
         """
-        found = self._store().read(self._name(session_key))
+        found = self._read(session_key, fresh=fresh)
         if found is None:
             return None
         try:
@@ -316,7 +333,7 @@ class SessionStore(SessionBase):
     def _reload(self, session_key: str) -> dict[str, Any]:
         """The stored version again; UpdateError when it is gone or unreadable."""
         try:
-            data = self._fetch(session_key)
+            data = self._fetch(session_key, fresh=True)
         except _Unreadable as exc:
             raise UpdateError from exc
         if data is None:

@@ -94,3 +94,19 @@ def tier(request: pytest.FixtureRequest, settings: Any, tmp_path: Path) -> Tier:
             lambda: client.meta.events.unregister("before-call.s3", on_call)
         )
     return tier
+
+
+@pytest.fixture
+def redis_cache(settings: Any) -> str:
+    """The machine's Redis as Django's cache, on a database of its own."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "sessions": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/14",
+            "KEY_PREFIX": uuid.uuid4().hex[:8],
+        },
+    }
+    settings.SESSION_CACHE_ALIAS = "sessions"
+    settings.SESSION_ENGINE = "sessions_blob.backends.cached_storage"
+    return "sessions"

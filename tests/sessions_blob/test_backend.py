@@ -226,15 +226,16 @@ def test_racing_creates_of_one_key_have_one_winner(tier: Tier) -> None:
 CONCURRENT_WRITERS = 50
 
 
-def concurrent_changes(key: str, writers: int) -> list[BaseException]:
+def concurrent_changes(
+    key: str, writers: int, store_class: type[SessionStore] = SessionStore
+) -> list[BaseException]:
     """``writers`` requests each load the session, then all set a key at once."""
     barrier = threading.Barrier(writers)
     errors: list[BaseException] = []
 
     def request(n: int) -> None:
         try:
-            session = SessionStore(key)
-            session.load()
+            session = store_class(key)
             session._session_cache = session.load()
             barrier.wait()
             session[f"k{n}"] = n
