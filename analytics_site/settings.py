@@ -145,6 +145,15 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+# --- Cache: Redis when REDIS_URL is set (the cached session tier uses it) ------
+if redis_url := env_str("REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+        }
+    }
+
 # --- Sessions ---------------------------------------------------------------
 SESSION_ENGINE = env_str("SESSION_ENGINE", "sessions_blob.backends.storage")
 SESSIONS_BLOB_STORAGE_ALIAS = "sessions"
