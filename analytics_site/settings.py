@@ -44,7 +44,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "uploads.middleware.SessionMiddleware",  # Django's + the X-Session-ID header
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -167,12 +167,19 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
+# --- Uploads API (uploads/conf.py documents each) ---------------------------
+UPLOADS_MAX_FILE_SIZE = env_int("UPLOADS_MAX_FILE_SIZE", 1024**3)
+UPLOADS_MAX_FILES = env_int("UPLOADS_MAX_FILES", 10)
+UPLOADS_PROFILE_MEMORY_LIMIT = env_str("UPLOADS_PROFILE_MEMORY_LIMIT", "512MB")
+UPLOADS_PROFILE_THREADS = env_int("UPLOADS_PROFILE_THREADS", 2)
+
 # --- REST API -----------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "uploads.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "CSV analytics API",

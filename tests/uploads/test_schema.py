@@ -1,0 +1,71 @@
+"""The OpenAPI schema is generated from the code, valid, and served offline."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from django.core.management import call_command
+from django.test import Client
+
+
+def test_schema_validates_without_warnings(tmp_path: Path) -> None:
+    out = tmp_path / "schema.yml"
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
+
+    schema = yaml.safe_load(out.read_text())
+    assert schema["openapi"].startswith("3.")
+    assert set(schema["paths"]) == {
+        "/api/upload",
+        "/api/process",
+        "/api/sessions/{session_id}",
+        "/api/sessions/{session_id}/analytics",
+        "/api/sessions/{session_id}/files/{file_id}",
+    }
+    upload = schema["paths"]["/api/upload"]["post"]
+    assert "multipart/form-data" in upload["requestBody"]["content"]
+    assert "X-Session-ID" in upload["responses"]["201"]["headers"]
+    assert set(upload["responses"]) >= {"201", "400", "404", "409", "413"}
+
+
+def test_schema_endpoint() -> None:
+    response = Client().get("/api/schema/", headers={"Accept": "application/json"})
+
+    assert response.status_code == 200
+    assert "/api/process" in response.json()["paths"]
+
+
+def test_swagger_ui_is_served_offline() -> None:
+    client = Client()
+    page = client.get("/api/docs/")
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css|png))"', html)
+    assert assets
+    assert not [a for a in assets if a.startswith(("http:", "https:", "//"))]
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset
+
+
+def test_system_checks_pass() -> None:
+    call_command("check", fail_level="WARNING")
+
+
+def test_system_checks_report_misconfiguration(settings: Any) -> None:
+    from uploads.checks import check_settings
+
+    settings.UPLOADS_STORAGE_ALIAS = "nowhere"
+    settings.UPLOADS_MAX_FILES = 0
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+    settings.MIDDLEWARE = [
+        m.replace("uploads.middleware", "django.contrib.sessions.middleware")
+        for m in settings.MIDDLEWARE
+    ]
+
+    ids = [m.id for m in check_settings()]
+
+    assert ids == ["uploads.E001", "uploads.E002", "uploads.E003", "uploads.W001"]

@@ -1,0 +1,50 @@
+"""The one place that reads the uploads API's settings.
+
+Each property reads ``django.conf.settings`` on access (never at import), so
+``override_settings`` and pytest-django's ``settings`` fixture work.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+
+class Settings:
+    @property
+    def MAX_FILE_SIZE(self) -> int:
+        """Largest accepted file, in bytes (413 ``file_too_large`` beyond)."""
+        return int(getattr(settings, "UPLOADS_MAX_FILE_SIZE", 1024**3))
+
+    @property
+    def MAX_FILES(self) -> int:
+        """Most files in one upload session (413 ``too_many_files`` beyond)."""
+        return int(getattr(settings, "UPLOADS_MAX_FILES", 10))
+
+    @property
+    def STORAGE_ALIAS(self) -> str:
+        """Alias in ``STORAGES`` that holds the uploaded files and analytics."""
+        return str(getattr(settings, "UPLOADS_STORAGE_ALIAS", "default"))
+
+    @property
+    def PROFILE_MEMORY_LIMIT(self) -> str:
+        """DuckDB ``memory_limit`` while profiling one file (it spills beyond)."""
+        return str(getattr(settings, "UPLOADS_PROFILE_MEMORY_LIMIT", "512MB"))
+
+    @property
+    def PROFILE_THREADS(self) -> int:
+        """DuckDB ``threads`` while profiling one file."""
+        return int(getattr(settings, "UPLOADS_PROFILE_THREADS", 2))
+
+    @property
+    def URL_EXPIRY(self) -> int:
+        """Lifetime in seconds of the signed file URLs given out on S3."""
+        return int(getattr(settings, "UPLOADS_URL_EXPIRY", 300))
+
+    @property
+    def PROCESSING_TIMEOUT(self) -> int:
+        """Seconds after which a session still ``processing`` is presumed
+        abandoned (its worker was killed) and may be processed again."""
+        return int(getattr(settings, "UPLOADS_PROCESSING_TIMEOUT", 3600))
+
+
+conf = Settings()

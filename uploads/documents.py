@@ -1,0 +1,149 @@
+"""The upload session document, kept in the Django session under ``"upload"``.
+
+Small on purpose (the session object has a size limit): names, sizes, storage
+paths and hashes of the files, the status and errors. The files and the
+analytics document live in the uploads storage, under paths made from the
+server's own ids (``uploads/<uid>/<file id>.csv``), never from a client's
+file name or from the session key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, TypedDict
+
+SESSION_KEY = "upload"
+DOCUMENT_VERSION = 1
+MAX_NAME_LENGTH = 255
+
+Status = Literal["uploaded", "processing", "completed", "failed"]
+STATUSES: tuple[Status, ...] = ("uploaded", "processing", "completed", "failed")
+
+
+class ErrorInfo(TypedDict):
+    code: str
+    message: str
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def iso(moment: dt.datetime) -> str:
+    return (
+        moment.astimezone(dt.UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+def parse_iso(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)
+
+
+def display_name(name: str, limit: int = MAX_NAME_LENGTH) -> str:
+    """A client's file name made safe to show: no control or format characters
+    (NUL, newlines, bidi overrides), surrounding spaces trimmed, at most
+    ``limit`` characters keeping the extension. Never used as a path."""
+    cleaned = "".join(ch for ch in name if unicodedata.category(ch) not in {"Cc", "Cf"})
+    cleaned = cleaned.strip() or "unnamed"
+    if len(cleaned) > limit:
+        stem, dot, ext = cleaned.rpartition(".")
+        if dot and stem and len(ext) < 16:
+            cleaned = stem[: limit - len(ext) - 1] + "." + ext
+        else:
+            cleaned = cleaned[:limit]
+    return cleaned
+
+
+def upload_folder(uid: str) -> str:
+    return f"uploads/{uid}"
+
+
+def file_path(uid: str, file_id: str) -> str:
+    return f"{upload_folder(uid)}/{file_id}.csv"
+
+
+def analytics_path(uid: str) -> str:
+    return f"{upload_folder(uid)}/analytics.json"
+
+
+@dataclass
+class StoredFile:
+    id: str
+    name: str
+    size: int
+    path: str
+    sha256: str
+    content_type: str
+    uploaded_at: str
+    error: ErrorInfo | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StoredFile:
+        return cls(
+            id=str(data["id"]),
+            name=str(data["name"]),
+            size=int(data["size"]),
+            path=str(data["path"]),
+            sha256=str(data["sha256"]),
+            content_type=str(data.get("content_type") or ""),
+            uploaded_at=str(data["uploaded_at"]),
+            error=data.get("error"),
+        )
+
+
+@dataclass
+class UploadDocument:
+    uid: str  # names the storage folder; not the session key
+    created_at: str
+    expires_at: str
+    status: Status = "uploaded"
+    files: list[StoredFile] = field(default_factory=list)
+    error: ErrorInfo | None = None
+    analytics_path: str | None = None
+    run: str | None = None  # id of the processing run that holds "processing"
+    processing_since: str | None = None
+
+    @classmethod
+    def new(cls, lifetime: int) -> UploadDocument:
+        """A new document living ``lifetime`` seconds from now (not extended)."""
+        created = now()
+        expires = created + dt.timedelta(seconds=lifetime)
+        return cls(uid=new_id(), created_at=iso(created), expires_at=iso(expires))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> UploadDocument:
+        status = data.get("status", "uploaded")
+        return cls(
+            uid=str(data["uid"]),
+            created_at=str(data["created_at"]),
+            expires_at=str(data["expires_at"]),
+            status=status if status in STATUSES else "failed",
+            files=[StoredFile.from_dict(f) for f in data.get("files", [])],
+            error=data.get("error"),
+            analytics_path=data.get("analytics_path"),
+            run=data.get("run"),
+            processing_since=data.get("processing_since"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": DOCUMENT_VERSION, **asdict(self)}
+
+    def file(self, file_id: str) -> StoredFile | None:
+        return next((f for f in self.files if f.id == file_id), None)
+
+
+@dataclass(frozen=True)
+class UploadSession:
+    """A live session (its key is the API's session id) and its document."""
+
+    key: str
+    doc: UploadDocument

@@ -1,0 +1,86 @@
+"""Input and output shapes of the API (and of its OpenAPI schema)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from uploads.documents import STATUSES
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable, machine-readable error code.")
+    message = serializers.CharField(help_text="What went wrong, for humans.")
+
+
+# -- input ----------------------------------------------------------------------
+
+
+class UploadInputSerializer(serializers.Serializer):
+    files = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True, use_url=False),
+        allow_empty=False,
+        help_text="One or more CSV files (repeat the field).",
+    )
+
+
+class ProcessInputSerializer(serializers.Serializer):
+    session_id = serializers.CharField(
+        required=False,
+        max_length=128,
+        help_text="The session to process; defaults to the X-Session-ID header, "
+        "then the session cookie.",
+    )
+
+
+# -- output ---------------------------------------------------------------------
+
+
+class FileSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField(
+        help_text="The client's file name, for display only (control characters "
+        "removed, at most 255 characters)."
+    )
+    size = serializers.IntegerField(help_text="Bytes.")
+    sha256 = serializers.CharField()
+    contentType = serializers.CharField(help_text="As sent by the client, or empty.")
+    url = serializers.CharField(
+        help_text="Where to download the file: a short-lived signed URL on S3; on "
+        "local disk this API's download endpoint (send the session cookie or "
+        "X-Session-ID)."
+    )
+    error = ErrorSerializer(
+        allow_null=True, help_text="Why the file could not be profiled, else null."
+    )
+
+
+class SessionSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="The session id (the credential: keep it).")
+    createdAt = serializers.DateTimeField()
+    expiresAt = serializers.DateTimeField()
+    status = serializers.ChoiceField(choices=STATUSES)
+    error = ErrorSerializer(
+        allow_null=True, help_text="Why processing failed (status failed), else null."
+    )
+    files = FileSerializer(many=True)
+    analyticsUrl = serializers.CharField(
+        allow_null=True, help_text="The analytics endpoint once processed, else null."
+    )
+
+
+class AnalyticsFileSerializer(serializers.Serializer):
+    file_id = serializers.CharField()
+    name = serializers.CharField()
+    profile = serializers.JSONField(
+        allow_null=True,
+        help_text="The file's profile (docs/profile.schema.json), or null when the "
+        "file could not be profiled.",
+    )
+    error = ErrorSerializer(allow_null=True)
+
+
+class AnalyticsSerializer(serializers.Serializer):
+    schema_version = serializers.CharField()
+    session_id = serializers.CharField()
+    generated_at = serializers.DateTimeField(allow_null=True)
+    files = AnalyticsFileSerializer(many=True)
