@@ -61,5 +61,16 @@ class Settings:
         """Objects deleted per call by ``clearsessions`` (S3 allows 1,000)."""
         return min(1000, int(getattr(settings, "SESSIONS_BLOB_CLEAR_BATCH_SIZE", 1000)))
 
+    @property
+    def ENCRYPT(self) -> bool:
+        """Encrypt session payloads at rest (AES-256-GCM, keys from SECRET_KEY)."""
+        return bool(getattr(settings, "SESSIONS_BLOB_ENCRYPT", False))
+
+    @property
+    def SECRET_KEYS(self) -> list[str | bytes]:
+        """``SECRET_KEY`` then ``SECRET_KEY_FALLBACKS``: the first encrypts,
+        any of them decrypts (Django's own rotation rule for signatures)."""
+        return [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+
 
 conf = Settings()

@@ -80,23 +80,39 @@ class SessionRecord:
     created: dt.datetime
     modified: dt.datetime
     expires: dt.datetime
-    payload: str  # SessionBase.encode(): signed, never plain data
+    payload: str  # SessionBase.encode(): signed, never plain data; maybe encrypted
+    #: How ``payload`` is encrypted (``crypto.SCHEME``); None: not encrypted.
+    encryption: str | None = None
 
     def is_expired(self, now: dt.datetime) -> bool:
         return self.expires <= now
 
-    def to_bytes(self) -> bytes:
-        return json.dumps(
-            {
-                "format": RECORD_FORMAT,
-                "key_hint": self.key_hint,
-                "created": _iso(self.created),
-                "modified": _iso(self.modified),
-                "expires": _iso(self.expires),
-                "payload": self.payload,
-            },
-            separators=(",", ":"),
+    def associated_data(self) -> bytes:
+        """Every field but the payload, as bound to an encrypted payload:
+        editing any of them makes the payload fail to decrypt."""
+        return "\n".join(
+            [
+                str(RECORD_FORMAT),
+                self.encryption or "",
+                self.key_hint,
+                _iso(self.created),
+                _iso(self.modified),
+                _iso(self.expires),
+            ]
         ).encode()
+
+    def to_bytes(self) -> bytes:
+        doc = {
+            "format": RECORD_FORMAT,
+            "key_hint": self.key_hint,
+            "created": _iso(self.created),
+            "modified": _iso(self.modified),
+            "expires": _iso(self.expires),
+            "payload": self.payload,
+        }
+        if self.encryption is not None:
+            doc["payload_encryption"] = self.encryption
+        return json.dumps(doc, separators=(",", ":")).encode()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SessionRecord:
@@ -109,10 +125,14 @@ class SessionRecord:
         payload, hint = doc.get("payload"), doc.get("key_hint")
         if not isinstance(payload, str) or not isinstance(hint, str):
             raise CorruptRecord("payload or key_hint missing")
+        encryption = doc.get("payload_encryption")
+        if encryption is not None and not isinstance(encryption, str):
+            raise CorruptRecord("payload_encryption is not a string")
         return cls(
             key_hint=hint,
             created=_parse_iso(doc.get("created")),
             modified=_parse_iso(doc.get("modified")),
             expires=_parse_iso(doc.get("expires")),
             payload=payload,
+            encryption=encryption,
         )

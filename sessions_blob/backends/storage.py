@@ -28,6 +28,7 @@ from django.core import signing
 from django.utils.crypto import get_random_string
 
 from sessions_blob.conf import conf
+from sessions_blob.crypto import seal, unseal
 from sessions_blob.exceptions import (
     ConcurrentUpdateError,
     ConflictError,
@@ -229,7 +230,7 @@ class SessionStore(SessionBase):
             expires=expires,
             payload=self.encode(data),
         )
-        body = record.to_bytes()
+        body = seal(record, session_key).to_bytes()  # SESSIONS_BLOB_ENCRYPT
         if len(body) > conf.MAX_SIZE:
             raise SessionTooLarge(len(body), conf.MAX_SIZE)
         return record, body
@@ -316,7 +317,7 @@ class SessionStore(SessionBase):
         if found is None:
             return None
         try:
-            record = SessionRecord.from_bytes(found.data)
+            record = unseal(SessionRecord.from_bytes(found.data), session_key)
             data = self._decode_strict(record.payload)
         except (CorruptRecord, signing.BadSignature) as exc:
             security_logger.warning(

@@ -1,0 +1,113 @@
+"""Encryption at rest of session payloads (``SESSIONS_BLOB_ENCRYPT``).
+
+The signed payload (``SessionBase.encode()``) is encrypted with AES-256-GCM:
+authenticated encryption, so a changed byte fails to decrypt rather than
+decrypting to something else. The record's other fields (key hint, times) are
+its associated data: editing ``expires`` in the bucket fails the same way.
+
+Keys come from ``SECRET_KEY`` through HKDF-SHA256, one key per session object
+(the object id is in HKDF's ``info``). A payload copied into another session's
+object therefore does not decrypt there, and each key encrypts only the few
+writes of one session, far below AES-GCM's limit for random 96-bit nonces.
+``SECRET_KEY_FALLBACKS`` are tried in turn for decryption, so rotating the key
+logs nobody out; every write uses the current key.
+
+The scheme is recorded in the object (``"payload_encryption"``): objects
+written without encryption keep loading after it is turned on, and encrypted
+ones keep loading after it is turned off; each is rewritten in the current
+mode on its next write.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import functools
+import os
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.encoding import force_bytes
+
+from sessions_blob.conf import conf
+from sessions_blob.records import CorruptRecord, SessionRecord, object_id
+
+SCHEME = "aes-256-gcm-v1"
+_SALT = b"django-sessions-blob: session payload encryption"
+_NONCE_SIZE = 12
+_TAG_SIZE = 16
+
+
+class UndecryptablePayload(CorruptRecord):
+    """The payload does not decrypt with any key: tampered or a foreign key."""
+
+
+@functools.cache
+def _primitives() -> Any:
+    try:
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ImproperlyConfigured(
+            "SESSIONS_BLOB_ENCRYPT needs the cryptography package: "
+            "pip install 'django-sessions-blob[encryption]'."
+        ) from exc
+    return InvalidTag, hashes, AESGCM, HKDF
+
+
+def _cipher(secret: str | bytes, session_key: str) -> Any:
+    _, hashes, AESGCM, HKDF = _primitives()
+    key = HKDF(
+        algorithm=hashes.SHA256(),
+        length=32,
+        salt=_SALT,
+        info=f"{SCHEME}:{object_id(session_key)}".encode(),
+    ).derive(force_bytes(secret))
+    return AESGCM(key)
+
+
+def seal(record: SessionRecord, session_key: str) -> SessionRecord:
+    """The record to store: its payload encrypted when the setting is on."""
+    if not conf.ENCRYPT:
+        return record
+    sealed = dataclasses.replace(record, encryption=SCHEME)
+    nonce = os.urandom(_NONCE_SIZE)
+    ciphertext = _cipher(conf.SECRET_KEYS[0], session_key).encrypt(
+        nonce, record.payload.encode(), sealed.associated_data()
+    )
+    token = base64.urlsafe_b64encode(nonce + ciphertext).decode("ascii")
+    return dataclasses.replace(sealed, payload=token)
+
+
+def unseal(record: SessionRecord, session_key: str) -> SessionRecord:
+    """The record with its payload decrypted, whatever the setting says.
+
+    Raises ``UndecryptablePayload`` (a ``CorruptRecord``) when no key in
+    ``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS`` decrypts it.
+    """
+    if record.encryption is None:
+        return record
+    if record.encryption != SCHEME:
+        raise UndecryptablePayload(f"unknown payload encryption {record.encryption!r}")
+    try:
+        token = base64.urlsafe_b64decode(record.payload.encode("ascii"))
+    except (UnicodeEncodeError, binascii.Error) as exc:
+        raise UndecryptablePayload("encrypted payload is not base64") from exc
+    if len(token) < _NONCE_SIZE + _TAG_SIZE:
+        raise UndecryptablePayload("encrypted payload is truncated")
+    nonce, ciphertext = token[:_NONCE_SIZE], token[_NONCE_SIZE:]
+    InvalidTag = _primitives()[0]
+    for secret in conf.SECRET_KEYS:
+        try:
+            payload = _cipher(secret, session_key).decrypt(
+                nonce, ciphertext, record.associated_data()
+            )
+        except InvalidTag:
+            continue
+        return dataclasses.replace(record, payload=payload.decode(), encryption=None)
+    raise UndecryptablePayload(
+        "payload does not decrypt with SECRET_KEY or SECRET_KEY_FALLBACKS"
+    )

@@ -1,0 +1,275 @@
+"""Storage faults over real HTTP: moto's S3 server behind a fault proxy.
+
+The storage's boto3 client talks to ``tests/support/faultproxy.py``, which
+forwards to moto or refuses, stalls, answers ``503 SlowDown``, or drops a
+write half way. The client has short timeouts and botocore's standard retry
+mode (bounded attempts, jittered exponential backoff), as production should
+(see README, "Faults"). What is stored is checked on moto directly, past the
+proxy.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.config import Config
+from django.conf import settings as django_settings
+from django.test import Client
+
+from sessions_blob.backends.storage import SessionStore
+from sessions_blob.exceptions import StorageUnavailable
+from sessions_blob.records import object_name
+from tests.conftest import S3Endpoint
+from tests.support.faultproxy import FaultProxy
+
+pytestmark = pytest.mark.django_db(databases=[])
+
+TIMEOUT = 0.3
+ATTEMPTS = 3
+CLIENT_CONFIG = Config(
+    connect_timeout=TIMEOUT,
+    read_timeout=TIMEOUT,
+    retries={"total_max_attempts": ATTEMPTS, "mode": "standard"},
+    s3={"addressing_style": "path"},
+)
+
+
+@pytest.fixture
+def proxy(s3: S3Endpoint) -> Iterator[FaultProxy]:
+    with FaultProxy(s3.url) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def bucket(settings: Any, s3: S3Endpoint, s3_bucket: str, proxy: FaultProxy) -> str:
+    behind_proxy = S3Endpoint(
+        url=proxy.url, access_key=s3.access_key, secret_key=s3.secret_key
+    )
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "sessions": behind_proxy.storage(s3_bucket, client_config=CLIENT_CONFIG),
+    }
+    return s3_bucket
+
+
+def raw(s3: S3Endpoint, bucket: str, key: str) -> bytes | None:
+    """The stored object's bytes, read from moto directly."""
+    client = s3.client()
+    name = object_name(django_settings.SESSIONS_BLOB_PREFIX, key)
+    try:
+        return bytes(client.get_object(Bucket=bucket, Key=name)["Body"].read())
+    except client.exceptions.NoSuchKey:
+        return None
+
+
+def new_session(**data: Any) -> str:
+    session = SessionStore()
+    session.update(data)
+    session.save()
+    assert session.session_key is not None
+    return session.session_key
+
+
+def session_objects(s3: S3Endpoint, bucket: str) -> int:
+    prefix = django_settings.SESSIONS_BLOB_PREFIX
+    listing = s3.client().list_objects_v2(Bucket=bucket, Prefix=prefix)
+    return len(listing.get("Contents", []))
+
+
+# -- the store cannot be reached ------------------------------------------------
+
+
+def test_refused_connection_fails_fast_and_loses_nothing(
+    proxy: FaultProxy, bucket: str, s3: S3Endpoint
+) -> None:
+    key = new_session(a=1)
+    before = raw(s3, bucket, key)
+    proxy.refuse()
+    started = time.monotonic()
+    with pytest.raises(StorageUnavailable, match="Could not connect"):
+        SessionStore(key).load()
+    with pytest.raises(StorageUnavailable):
+        new_session(b=2)  # no empty or new session written either
+    assert time.monotonic() - started < 2  # 2 x 3 attempts, 50 ms backoff base
+    proxy.passthrough()
+    assert raw(s3, bucket, key) == before
+    assert session_objects(s3, bucket) == 1
+    assert dict(SessionStore(key).items()) == {"a": 1}
+
+
+def test_store_slower_than_the_read_timeout_is_unavailable(
+    proxy: FaultProxy, bucket: str
+) -> None:
+    key = new_session(a=1)
+    proxy.requests.clear()
+    proxy.slow(delay=5)
+    started = time.monotonic()
+    with pytest.raises(StorageUnavailable, match="timeout"):
+        SessionStore(key).load()
+    elapsed = time.monotonic() - started
+    assert ATTEMPTS * TIMEOUT <= elapsed < ATTEMPTS * TIMEOUT + 1.5
+    assert proxy.outcomes() == ["slow"] * ATTEMPTS  # bounded
+    proxy.passthrough()
+    assert SessionStore(key)["a"] == 1
+
+
+# -- the store answers errors ---------------------------------------------------
+
+
+def test_slow_down_for_a_while_is_retried_with_backoff(
+    proxy: FaultProxy, bucket: str, s3: S3Endpoint
+) -> None:
+    key = new_session(a=1)
+    proxy.requests.clear()
+    proxy.http_error(count=2)  # 503 SlowDown twice, then the real answer
+    session = SessionStore(key)
+    assert session["a"] == 1
+    assert proxy.outcomes() == ["error 503", "error 503", "passed"]
+
+    proxy.requests.clear()
+    proxy.http_error(count=2, status=500, code="InternalError")
+    session["b"] = 2
+    session.save()
+    assert proxy.outcomes() == ["error 500", "error 500", "passed"]
+    assert dict(SessionStore(key).items()) == {"a": 1, "b": 2}
+
+
+@pytest.mark.parametrize(
+    ("status", "code"), [(503, "SlowDown"), (500, "InternalError")]
+)
+def test_errors_that_persist_change_nothing_stored(
+    proxy: FaultProxy, bucket: str, s3: S3Endpoint, status: int, code: str
+) -> None:
+    key = new_session(a=1)
+    before = raw(s3, bucket, key)
+    loaded = SessionStore(key)
+    loaded["b"] = 2
+    assert loaded["a"] == 1
+    proxy.requests.clear()
+    proxy.http_error(status=status, code=code)  # until told otherwise
+
+    with pytest.raises(StorageUnavailable, match=code):
+        SessionStore(key).load()
+    assert len(proxy.requests) == ATTEMPTS  # bounded
+    with pytest.raises(StorageUnavailable, match=code):
+        loaded.save()
+    with pytest.raises(StorageUnavailable):
+        new_session(c=3)
+    assert raw(s3, bucket, key) == before
+    assert session_objects(s3, bucket) == 1
+
+    proxy.passthrough()
+    loaded.save()  # the same request, retried once storage is back
+    assert dict(SessionStore(key).items()) == {"a": 1, "b": 2}
+
+
+# -- writes cut short -------------------------------------------------------------
+
+
+def test_write_dropped_half_way_keeps_the_previous_version(
+    proxy: FaultProxy, bucket: str, s3: S3Endpoint
+) -> None:
+    key = new_session(a=1)
+    before = raw(s3, bucket, key)
+    first = SessionStore(key)
+    first["x"] = 1
+    assert first["a"] == 1
+    proxy.drop_write()  # every PUT, until told otherwise
+    with pytest.raises(StorageUnavailable):
+        first.save()
+    assert raw(s3, bucket, key) == before  # no partial object
+    assert proxy.outcomes().count("dropped") == ATTEMPTS
+
+    proxy.passthrough()
+    second = SessionStore(key)  # another request, after storage came back
+    second["y"] = 2
+    second.save()
+    first.save()  # retried: If-Match fails, reloads, re-applies its change
+    assert dict(SessionStore(key).items()) == {"a": 1, "x": 1, "y": 2}
+
+
+def test_one_dropped_write_is_retried_by_the_client(
+    proxy: FaultProxy, bucket: str
+) -> None:
+    key = new_session(a=1)
+    proxy.requests.clear()
+    proxy.drop_write(count=1)
+    session = SessionStore(key)
+    session["b"] = 2
+    session.save()
+    assert [seen.outcome for seen in proxy.requests if seen.method == "PUT"] == [
+        "dropped",
+        "passed",
+    ]
+    assert dict(SessionStore(key).items()) == {"a": 1, "b": 2}
+
+
+def test_write_whose_answer_is_lost_is_retried_safely(
+    proxy: FaultProxy, bucket: str, s3: S3Endpoint
+) -> None:
+    """The PUT landed but the client saw a reset and sent it again.
+
+    The retry carries the same condition, which now fails: an update reloads
+    and re-applies its changes; a create takes another key (the first object
+    is an orphan that expires like any session). Nothing is lost either way.
+    """
+    key = new_session(a=1)
+    proxy.drop_response(count=1)
+    session = SessionStore(key)
+    session["b"] = 2
+    session.save()
+    assert dict(SessionStore(key).items()) == {"a": 1, "b": 2}
+
+    proxy.drop_response(count=1)
+    created = SessionStore()
+    created["c"] = 3
+    created.save()
+    assert created.session_key is not None
+    assert dict(SessionStore(created.session_key).items()) == {"c": 3}
+    assert session_objects(s3, bucket) == 3  # key, the orphan, the new session
+
+
+# -- whole requests ---------------------------------------------------------------
+
+
+@pytest.mark.urls("tests.sessions_blob.urls")
+@pytest.mark.parametrize("fault", ["refuse", "http_error", "drop_write"])
+def test_outage_fails_the_request_without_a_new_cookie(
+    proxy: FaultProxy, bucket: str, fault: str
+) -> None:
+    """A load or save that fails answers 500 and leaves the cookie alone:
+    no new empty session, no deleted cookie, nothing that logs the user out."""
+    client = Client(raise_request_exception=False)
+    assert client.get("/increment").json() == {"count": 1}
+    cookie = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+    getattr(proxy, fault)()  # drop_write fails the save, the others the load
+    response = client.get("/increment")
+    assert response.status_code == 500
+    assert django_settings.SESSION_COOKIE_NAME not in response.cookies
+    proxy.passthrough()
+    assert client.cookies[django_settings.SESSION_COOKIE_NAME].value == cookie
+    assert client.get("/read").json() == {"count": 1}
+    assert client.get("/increment").json() == {"count": 2}
+
+
+@pytest.mark.urls("tests.sessions_blob.urls")
+def test_outage_under_the_cached_tier_does_not_poison_the_cache(
+    proxy: FaultProxy, bucket: str, redis_cache: str
+) -> None:
+    """The load is served by Redis; the save fails; the cache keeps the
+    stored version, not the one that was never written."""
+    client = Client(raise_request_exception=False)
+    assert client.get("/increment").json() == {"count": 1}
+    proxy.requests.clear()
+    proxy.refuse()
+    assert client.get("/read").json() == {"count": 1}  # from the cache
+    response = client.get("/increment")
+    assert response.status_code == 500
+    assert django_settings.SESSION_COOKIE_NAME not in response.cookies
+    proxy.passthrough()
+    assert client.get("/read").json() == {"count": 1}
+    assert client.get("/increment").json() == {"count": 2}
+    assert proxy.outcomes().count("passed") >= 1

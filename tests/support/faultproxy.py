@@ -1,0 +1,361 @@
+"""A TCP proxy in front of an HTTP server that injects faults on demand.
+
+Tests point a client at ``proxy.url`` instead of the server and switch the
+mode at any time; the change applies to the next request, on new and kept-alive
+connections alike (the proxy reads each request itself):
+
+- ``passthrough()``: forward everything.
+- ``refuse()``: close the listening socket (new connections are refused) and
+  reset every open connection.
+- ``slow(delay)``: read each request, answer nothing for ``delay`` seconds,
+  then close the connection. The request never reaches the server, so a client
+  whose read timeout is shorter gives up first.
+- ``http_error(count, status, code)``: answer the next ``count`` requests
+  (every request when None) with an S3 XML error (``503 SlowDown`` by default)
+  and ``Connection: close``, then pass again.
+- ``drop_write(count)``: for the next ``count`` PUTs (every PUT when None),
+  forward the headers and half of the body, then close both connections.
+- ``drop_response(count)``: for the next ``count`` PUTs, forward the whole
+  request, then reset the client's connection instead of relaying the answer:
+  the write happened, but the client cannot know.
+
+``requests`` records each request seen as ``(method, path, outcome)``.
+Standard library only; one thread per connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import socket
+import struct
+import threading
+from dataclasses import dataclass
+from types import TracebackType
+from urllib.parse import urlsplit
+
+_REASONS = {500: "Internal Server Error", 503: "Slow Down"}
+
+
+@dataclass(frozen=True)
+class Seen:
+    method: str
+    path: str
+    outcome: str  # "passed", "slow", "error 503", "dropped", "answer lost"
+
+
+class _Closed(Exception):
+    """The peer closed the connection."""
+
+
+def _reset(sock: socket.socket) -> None:
+    """Close with a TCP RST rather than a clean FIN."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RD)  # wakes a thread blocked reading it
+    with contextlib.suppress(OSError):
+        sock.close()
+
+
+def _close(sock: socket.socket) -> None:
+    """Close cleanly: what was sent is delivered before the FIN."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_WR)
+    with contextlib.suppress(OSError):
+        sock.close()
+
+
+class _Reader:
+    """Buffered reads from a socket: lines, exact lengths, HTTP heads."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffer = b""
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise _Closed
+        self.buffer += chunk
+
+    def until(self, marker: bytes) -> bytes:
+        while marker not in self.buffer:
+            self._fill()
+        end = self.buffer.index(marker) + len(marker)
+        data, self.buffer = self.buffer[:end], self.buffer[end:]
+        return data
+
+    def exactly(self, size: int) -> bytes:
+        while len(self.buffer) < size:
+            self._fill()
+        data, self.buffer = self.buffer[:size], self.buffer[size:]
+        return data
+
+    def rest(self) -> bytes:
+        with contextlib.suppress(_Closed):
+            while True:
+                self._fill()
+        data, self.buffer = self.buffer, b""
+        return data
+
+
+def _headers(head: bytes) -> tuple[str, dict[str, str]]:
+    lines = head.decode("latin-1").split("\r\n")
+    fields = {}
+    for line in lines[1:]:
+        if ":" in line:
+            name, value = line.split(":", 1)
+            fields[name.strip().lower()] = value.strip()
+    return lines[0], fields
+
+
+def _body(reader: _Reader, fields: dict[str, str]) -> bytes:
+    """A message body as sent (chunked bodies keep their framing)."""
+    if "chunked" in fields.get("transfer-encoding", "").lower():
+        data = b""
+        while True:
+            size_line = reader.until(b"\r\n")
+            data += size_line
+            size = int(size_line.split(b";")[0], 16)
+            if size == 0:
+                # Trailers, then an empty line.
+                while True:
+                    line = reader.until(b"\r\n")
+                    data += line
+                    if line == b"\r\n":
+                        return data
+            data += reader.exactly(size + 2)
+    return reader.exactly(int(fields.get("content-length", "0")))
+
+
+def error_body(code: str, message: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{code}</Code><Message>{message}</Message>"
+        "<RequestId>faultproxy</RequestId></Error>"
+    ).encode()
+
+
+class FaultProxy:
+    def __init__(self, upstream_url: str) -> None:
+        parts = urlsplit(upstream_url)
+        self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self.requests: list[Seen] = []
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._mode = "pass"
+        self._remaining: int | None = None
+        self._delay = 0.0
+        self._status, self._code = 503, "SlowDown"
+        self._connections: set[socket.socket] = set()
+        self._listener: socket.socket | None = None
+        self.port: int = self._listen(0)
+        self._thread = threading.Thread(target=self._accept_loop, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # -- life cycle -----------------------------------------------------------
+
+    def start(self) -> FaultProxy:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._close_listener()
+        self._reset_connections()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> FaultProxy:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- modes ----------------------------------------------------------------
+
+    def passthrough(self) -> None:
+        with self._lock:
+            self._mode, self._remaining = "pass", None
+            if self._listener is None:
+                self._listen(self.port)
+
+    def refuse(self) -> None:
+        with self._lock:
+            self._mode = "refuse"
+            self._close_listener()
+        self._reset_connections()
+
+    def slow(self, delay: float) -> None:
+        with self._lock:
+            self._mode, self._delay, self._remaining = "slow", delay, None
+
+    def http_error(
+        self,
+        count: int | None = None,
+        status: int = 503,
+        code: str = "SlowDown",
+    ) -> None:
+        with self._lock:
+            self._mode, self._remaining = "error", count
+            self._status, self._code = status, code
+
+    def drop_write(self, count: int | None = None) -> None:
+        with self._lock:
+            self._mode, self._remaining = "drop_write", count
+
+    def drop_response(self, count: int | None = None) -> None:
+        with self._lock:
+            self._mode, self._remaining = "drop_response", count
+
+    def outcomes(self) -> list[str]:
+        return [seen.outcome for seen in self.requests]
+
+    # -- plumbing -------------------------------------------------------------
+
+    def _listen(self, port: int) -> int:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen(64)
+        self._listener = listener
+        return int(listener.getsockname()[1])
+
+    def _close_listener(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            with contextlib.suppress(OSError):
+                listener.close()
+
+    def _reset_connections(self) -> None:
+        with self._lock:
+            connections, self._connections = self._connections, set()
+        for sock in connections:
+            _reset(sock)
+
+    def _accept_loop(self) -> None:
+        while not self._stopped.is_set():
+            listener = self._listener
+            if listener is None:
+                self._stopped.wait(0.01)
+                continue
+            try:
+                ready, _, _ = select.select([listener], [], [], 0.02)
+                if not ready:
+                    continue
+                client, _ = listener.accept()
+            except (OSError, ValueError):
+                continue  # closed under us by refuse() or stop()
+            with self._lock:
+                self._connections.add(client)
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _decide(self, method: str, path: str) -> str:
+        """The fault for this request (counting it down) and its log entry."""
+        with self._lock:
+            mode = self._mode
+            if mode in {"drop_write", "drop_response"} and method != "PUT":
+                mode = "pass"
+            counted = {"error", "drop_write", "drop_response"}
+            if mode in counted and self._remaining is not None:
+                self._remaining -= 1
+                if self._remaining <= 0:
+                    self._mode, self._remaining = "pass", None
+            outcome = {
+                "pass": "passed",
+                "refuse": "passed",  # an open connection that beat refuse()
+                "slow": "slow",
+                "error": f"error {self._status}",
+                "drop_write": "dropped",
+                "drop_response": "answer lost",
+            }[mode]
+            self.requests.append(Seen(method, path, outcome))
+            return mode
+
+    def _error_response(self) -> bytes:
+        body = error_body(self._code, "Injected by the fault proxy.")
+        reason = _REASONS.get(self._status, "Error")
+        return (
+            f"HTTP/1.1 {self._status} {reason}\r\n"
+            "Content-Type: application/xml\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode() + body
+
+    def _serve(self, client: socket.socket) -> None:
+        upstream: socket.socket | None = None
+        abort = False  # close with a reset instead of a clean FIN
+        try:
+            from_client = _Reader(client)
+            from_upstream: _Reader | None = None
+            while not self._stopped.is_set():
+                head = from_client.until(b"\r\n\r\n")
+                request_line, fields = _headers(head)
+                method, path = request_line.split(" ")[:2]
+                expect = fields.get("expect", "").lower() == "100-continue"
+                mode = self._decide(method, path)
+                if mode == "slow":
+                    self._stopped.wait(self._delay)
+                    return
+                if mode == "error":
+                    if not expect:  # read it all, so closing sends no reset
+                        _body(from_client, fields)
+                    client.sendall(self._error_response())
+                    return
+                if upstream is None:
+                    upstream = socket.create_connection(self.upstream, timeout=30)
+                    from_upstream = _Reader(upstream)
+                assert from_upstream is not None
+                upstream.sendall(head)
+                if expect:
+                    interim = from_upstream.until(b"\r\n\r\n")
+                    status_line, answer = _headers(interim)
+                    if int(status_line.split(" ")[1]) != 100:
+                        # A final answer instead of 100 Continue: the client
+                        # sends no body. Relay it and close.
+                        client.sendall(interim + _body(from_upstream, answer))
+                        return
+                    client.sendall(interim)
+                body = _body(from_client, fields)
+                if mode == "drop_write":
+                    upstream.sendall(body[: len(body) // 2])
+                    abort = True
+                    return
+                upstream.sendall(body)
+                response = from_upstream.until(b"\r\n\r\n")
+                status_line, answer = _headers(response)
+                status = int(status_line.split(" ")[1])
+                if method == "HEAD" or status in {204, 304}:
+                    payload = b""
+                elif "content-length" in answer or "transfer-encoding" in answer:
+                    payload = _body(from_upstream, answer)
+                else:
+                    payload = from_upstream.rest()
+                if mode == "drop_response":
+                    abort = True
+                    return
+                client.sendall(response + payload)
+                if "close" in (
+                    answer.get("connection", "").lower(),
+                    fields.get("connection", "").lower(),
+                ):
+                    return
+        except (_Closed, OSError, ValueError):
+            pass
+        finally:
+            with self._lock:
+                self._connections.discard(client)
+            for sock in (client, upstream):
+                if sock is None:
+                    continue
+                if abort:
+                    _reset(sock)
+                else:
+                    _close(sock)
