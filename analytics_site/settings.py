@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from botocore.config import Config
+
 from analytics_site.env import (
     database_from_url,
     env_bool,
@@ -106,8 +108,22 @@ def _s3(location: str) -> dict[str, object]:
         options["endpoint_url"] = endpoint
     if region := env_str("S3_REGION"):
         options["region_name"] = region
+    # Bounded timeouts and retries: botocore's defaults (60 s, 5 attempts) let a
+    # stalled endpoint hold a request for minutes. With client_config set,
+    # django-storages ignores its own addressing_style, so it goes in here.
+    s3_config: dict[str, str] = {}
     if style := env_str("S3_ADDRESSING_STYLE"):
-        options["addressing_style"] = style
+        s3_config["addressing_style"] = style
+    options["client_config"] = Config(
+        connect_timeout=env_int("S3_CONNECT_TIMEOUT", 2),
+        read_timeout=env_int("S3_READ_TIMEOUT", 10),
+        retries={
+            "total_max_attempts": env_int("S3_MAX_ATTEMPTS", 3),
+            "mode": "standard",
+        },
+        s3=s3_config,
+        signature_version="s3v4",
+    )
     return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
 
 
