@@ -29,7 +29,7 @@ class Settings:
     @property
     def MAX_RETRIES(self) -> int:
         """Conflicting optimistic writes retried before ``UpdateError``."""
-        return int(getattr(settings, "SESSIONS_BLOB_MAX_RETRIES", 12))
+        return int(getattr(settings, "SESSIONS_BLOB_MAX_RETRIES", 16))
 
     @property
     def REQUIRE_CONDITIONAL_WRITES(self) -> bool:

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth import SESSION_KEY as USER_KEY
 from django.contrib.sessions.backends.base import (
     VALID_KEY_CHARS,
     CreateError,
@@ -27,6 +28,7 @@ from django.contrib.sessions.backends.base import (
 from django.core import signing
 from django.utils.crypto import get_random_string
 
+from sessions_blob import user_index
 from sessions_blob.conf import conf
 from sessions_blob.crypto import seal, unseal
 from sessions_blob.exceptions import (
@@ -59,6 +61,11 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _user_id(data: dict[str, Any]) -> str | None:
+    user = data.get(USER_KEY)
+    return None if user is None else str(user)
+
+
 class _Unreadable(Exception):
     """The stored object is corrupt or its signature does not verify."""
 
@@ -79,6 +86,7 @@ class SessionStore(SessionBase):
         super().__init__(session_key)
         self._loaded: _Loaded | None = None
         self._cleared = False
+        self._user: tuple[str | None, str | None] = (None, None)  # (key, user id)
 
     # -- keys ---------------------------------------------------------------
 
@@ -181,6 +189,7 @@ class SessionStore(SessionBase):
         self._written(key, body, version)
         self._remember(record, version, len(body))
         self._cleared = False
+        self._index_user(key, data)
 
     def delete(self, session_key: str | None = None) -> None:
         if session_key is None:
@@ -192,6 +201,11 @@ class SessionStore(SessionBase):
         if is_valid_session_key(session_key):
             self._store().delete(self._name(session_key))
             self._deleted(session_key)
+            known_key, user = self._user
+            if known_key == session_key:
+                self._user = (None, None)
+                if user is not None:
+                    user_index.session_deleted(session_key, user)
 
     def clear(self) -> None:
         super().clear()
@@ -253,6 +267,7 @@ class SessionStore(SessionBase):
         self._written(session_key, body, version)
         self._remember(record, version, len(body))
         self._cleared = False
+        self._index_user(session_key, data)
 
     def _changes(self, data: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
         """Keys this request set (with their values) and keys it deleted."""
@@ -289,7 +304,9 @@ class SessionStore(SessionBase):
             except VersionMismatch:
                 if attempt == conf.MAX_RETRIES:
                     break
-                time.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))
+                # Full jitter, capped: many writers to one session spread out
+                # instead of colliding again in lockstep.
+                time.sleep(random.uniform(0, min(1.0, 0.005 * 2**attempt)))
                 fresh = self._reload(session_key)
                 if self._cleared:
                     fresh = {}
@@ -301,6 +318,7 @@ class SessionStore(SessionBase):
             self._written(session_key, body, version)
             self._remember(record, version, len(body))
             self._cleared = False
+            self._index_user(session_key, data)
             return
         raise ConcurrentUpdateError(
             f"Session {session_key[:8]} changed {conf.MAX_RETRIES + 1} times under "
@@ -329,6 +347,7 @@ class SessionStore(SessionBase):
         if record.is_expired(_now()):
             return None
         self._remember(record, found.version, len(found.data))
+        self._user = (session_key, _user_id(data))
         return data
 
     def _reload(self, session_key: str) -> dict[str, Any]:
@@ -340,6 +359,17 @@ class SessionStore(SessionBase):
         if data is None:
             raise UpdateError
         return data
+
+    def _index_user(self, session_key: str, data: dict[str, Any]) -> None:
+        """Keep the per-user index (user_index.py) when the key or user changed:
+        no storage call otherwise."""
+        before_key, before_user = self._user
+        user = _user_id(data)
+        self._user = (session_key, user)
+        if (before_key, before_user) != (session_key, user) and (
+            user is not None or before_user is not None
+        ):
+            user_index.session_changed(session_key, user, before_key, before_user)
 
     @property
     def stored_size(self) -> int | None:
