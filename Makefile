@@ -23,11 +23,12 @@ run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput -v 0
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
-# Services the tests need that the project installs itself: Swift's s3api
-# (Debian packages) for the strict-S3 tier. moto and gunicorn come from PyPI
+# What the tests need that the project installs itself: Swift's s3api (Debian
+# packages) for the strict-S3 tier, Debian's Chromium for the browser tests. moto and gunicorn come from PyPI
 # and are started by pytest fixtures, then stopped.
 system-deps:
 	bash tests/swift/install.sh
+	bash tests/browser/install.sh
 
 test: $(TEST_STAMP) system-deps
 	$(BIN)/ruff check .

@@ -63,3 +63,37 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             )
         )
     return messages
+
+
+@register(Tags.security, deploy=True)
+def check_store(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``manage.py sessions_blob doctor``'s probes, under ``check --deploy``."""
+    if settings.SESSION_ENGINE not in ENGINES or conf.STORAGE_ALIAS not in (
+        settings.STORAGES
+    ):
+        return []
+    from sessions_blob.doctor import ERROR, WARNING, diagnose
+
+    try:
+        findings = diagnose()
+    except Exception as exc:  # a check reports; it never crashes `check`
+        return [
+            Warning(
+                f"Could not probe the session storage: {exc}",
+                hint="Run `manage.py sessions_blob doctor` once it is reachable.",
+                id="sessions_blob.W100",
+            )
+        ]
+    messages: list[CheckMessage] = []
+    for finding in findings:
+        if finding.level not in {WARNING, ERROR}:
+            continue
+        kind = Error if finding.level == ERROR else Warning
+        messages.append(
+            kind(
+                f"Session storage, {finding.topic}: {finding.title}",
+                hint=finding.fix or None,
+                id=finding.check_id,
+            )
+        )
+    return messages

@@ -1,0 +1,143 @@
+"""An S3 lifecycle rule that expires old session objects: a backstop to
+``clearsessions``, not a replacement (S3 expires objects within a day or two
+of their due date, and only by age).
+
+Every write clamps a session's expiry to ``SESSIONS_BLOB_MAX_AGE`` after the
+write, so an object not written for that long is expired: a rule of at least
+``ceil(MAX_AGE / 1 day)`` days never removes a live session. The rule also
+expires noncurrent versions after a day, so that a versioned bucket does not
+keep every deleted session. It covers the session folder only: the per-user
+index (a sibling folder) and upload files are left alone.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sessions_blob.conf import conf
+
+RULE_ID_PREFIX = "sessions-blob-expire"
+
+
+class LifecycleError(Exception):
+    """The rule cannot be made or installed; the message says why."""
+
+
+def minimum_days() -> int:
+    return max(1, math.ceil(conf.MAX_AGE / 86400))
+
+
+def default_days() -> int:
+    return minimum_days() + 1
+
+
+def _s3_store() -> Any:
+    from sessions_blob.stores import object_store
+    from sessions_blob.stores.s3 import S3ObjectStore
+
+    store = object_store()
+    if not isinstance(store, S3ObjectStore):
+        raise LifecycleError(
+            f"Lifecycle rules are an S3 feature; the session storage is "
+            f"{type(store.storage).__name__}. Run `manage.py clearsessions` from "
+            "cron instead."
+        )
+    return store
+
+
+def key_prefix() -> str:
+    prefix = _s3_store()._key_prefix(conf.PREFIX)
+    if not prefix:
+        raise LifecycleError(
+            "The sessions are at the top of the bucket (SESSIONS_BLOB_PREFIX is "
+            "empty): a rule would expire every object in it. Give the sessions "
+            "a prefix of their own."
+        )
+    return str(prefix)
+
+
+def rule(days: int | None = None) -> dict[str, Any]:
+    days = default_days() if days is None else days
+    if days < minimum_days():
+        raise LifecycleError(
+            f"{days} days is shorter than SESSIONS_BLOB_MAX_AGE "
+            f"({conf.MAX_AGE} s): the rule would delete live sessions. Use at "
+            f"least {minimum_days()}."
+        )
+    prefix = key_prefix()
+    return {
+        "ID": f"{RULE_ID_PREFIX}:{prefix}"[:255],
+        "Filter": {"Prefix": prefix},
+        "Status": "Enabled",
+        "Expiration": {"Days": days},
+        "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+    }
+
+
+def covering_rules(rules: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
+    """Enabled rules whose filter includes every object under ``prefix``."""
+    covering = []
+    for candidate in rules:
+        if candidate.get("Status") != "Enabled":
+            continue
+        rule_filter = candidate.get("Filter", {})
+        rule_prefix = rule_filter.get("Prefix", candidate.get("Prefix"))
+        if rule_prefix is None and rule_filter:
+            continue  # tags or sizes: not every session object
+        if prefix.startswith(rule_prefix or ""):
+            covering.append(candidate)
+    return covering
+
+
+def current_rules() -> list[dict[str, Any]]:
+    from botocore.exceptions import ClientError
+
+    store = _s3_store()
+    try:
+        response = store.client.get_bucket_lifecycle_configuration(
+            Bucket=store.storage.bucket_name
+        )
+    except ClientError as error:
+        if (
+            error.response.get("Error", {}).get("Code")
+            == "NoSuchLifecycleConfiguration"
+        ):
+            return []
+        raise LifecycleError(
+            f"Could not read the bucket's lifecycle: {error}"
+        ) from error
+    return list(response.get("Rules", []))
+
+
+def apply(new_rule: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
+    """Install ``new_rule`` beside the bucket's other rules.
+
+    Returns the rules now installed and whether anything changed. A rule
+    with the same ID is replaced; every other rule is kept as it was. Two
+    machines applying at once both write the same result.
+    """
+    from botocore.exceptions import ClientError
+
+    store = _s3_store()
+    rules = current_rules()
+    others = [r for r in rules if r.get("ID") != new_rule["ID"]]
+    if len(others) < len(rules) and _same(
+        next(r for r in rules if r.get("ID") == new_rule["ID"]), new_rule
+    ):
+        return rules, False
+    wanted = [*others, new_rule]
+    try:
+        store.client.put_bucket_lifecycle_configuration(
+            Bucket=store.storage.bucket_name,
+            LifecycleConfiguration={"Rules": wanted},
+        )
+    except ClientError as error:
+        raise LifecycleError(
+            f"The store refused the lifecycle configuration: {error}"
+        ) from error
+    return wanted, True
+
+
+def _same(installed: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    return all(installed.get(k) == v for k, v in wanted.items())

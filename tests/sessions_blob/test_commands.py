@@ -1,0 +1,599 @@
+"""``manage.py sessions_blob ...`` on local disk and on S3 (moto over HTTP),
+and where it matters on Swift's s3api and in memory."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth import SESSION_KEY
+from django.core.checks import run_checks
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import Client
+
+from sessions_blob import user_index
+from sessions_blob.backends.storage import SessionStore
+from sessions_blob.progress import Progress
+from sessions_blob.records import object_id
+from tests.sessions_blob.conftest import Tier
+from tests.sessions_blob.test_admin import (
+    make_session,
+    make_upload_session,
+    session_exists,
+    stored_record,
+    tamper,
+    upload_exists,
+)
+
+pytestmark = pytest.mark.django_db
+LOCAL_AND_S3 = pytest.mark.parametrize("tier", ["filesystem", "s3"], indirect=True)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command("sessions_blob", *args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def exit_code(*args: str) -> tuple[int, str]:
+    out = StringIO()
+    try:
+        call_command("sessions_blob", *args, stdout=out, stderr=StringIO())
+    except CommandError as exc:
+        return exc.returncode, out.getvalue() + str(exc)
+    return 0, out.getvalue()
+
+
+def backdate(tier: Tier, name: str, storage_alias: str, hours: float) -> None:
+    """Make a local file look ``hours`` old (S3 cannot be backdated)."""
+    assert tier.s3 is None
+    path = storages[storage_alias].path(name)
+    moment = time.time() - hours * 3600
+    os.utime(path, (moment, moment))
+
+
+@pytest.fixture
+def s3_uploads(tier: Tier, settings: Any) -> None:
+    """On the S3 tier the upload files go to S3 as well."""
+    if tier.s3 is not None:
+        assert tier.bucket is not None
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "default": tier.s3.storage(
+                tier.bucket, location=f"files-{uuid.uuid4().hex[:8]}"
+            ),
+        }
+
+
+# -- stats ------------------------------------------------------------------------
+
+
+@LOCAL_AND_S3
+def test_stats(tier: Tier) -> None:
+    make_upload_session(files=2)
+    make_session(**{SESSION_KEY: "7", "a": 1})
+    make_session(b=1)
+    make_session(expired=True, c=1)
+    make_session(expired=True, d=1)
+    tamper(make_session(e=1).session_key)
+    stats = json.loads(run("stats", "--json"))
+    sizes = sum(info.size for info in tier.store.list(tier.prefix))
+    assert stats | {"oldest": None, "newest": None} == {
+        "sessions": 6,
+        "bytes": sizes,
+        "live": 3,
+        "expired": 2,
+        "unreadable": 1,
+        "read": 6,
+        "oldest": None,
+        "newest": None,
+        "upload_sessions": 1,
+        "upload_files": 2,
+        "authenticated": 1,
+        "users_indexed": 1,
+    }
+    assert stats["oldest"] <= stats["newest"]
+    text = run("stats")
+    assert "stats: 6 sessions (3 live, 2 expired)" in text
+
+
+@pytest.mark.parametrize("tier", ["filesystem"], indirect=True)
+def test_stats_trusts_the_listing_for_old_objects(tier: Tier) -> None:
+    old = make_session(a=1).session_key
+    make_session(b=1)
+    backdate(tier, f"{tier.prefix}{object_id(old)}.json", "sessions", hours=25)
+    stats = json.loads(run("stats", "--json"))
+    assert (stats["sessions"], stats["expired"], stats["read"]) == (2, 1, 1)
+
+
+# -- purge_uploads ------------------------------------------------------------------
+
+
+def orphan_files(count: int = 2) -> list[str]:
+    storage = storages["default"]
+    uid = uuid.uuid4().hex
+    return [
+        storage.save(f"uploads/{uid}/{uuid.uuid4().hex}.csv", ContentFile(b"a\n1\n"))
+        for _ in range(count)
+    ]
+
+
+@LOCAL_AND_S3
+def test_purge_uploads(tier: Tier, s3_uploads: None) -> None:
+    live, live_files = make_upload_session(files=2)
+    _expired, expired_files = make_upload_session(files=1, expired=True)
+    orphans = orphan_files(2)
+    stray = storages["default"].save(
+        f"uploads/{live['upload']['uid']}/leftover.csv", ContentFile(b"x\n")
+    )
+    assert "would delete 5 orphans" in run(
+        "purge_uploads", "--dry-run", "--min-age", "0"
+    )
+    assert all(upload_exists(n) for n in live_files + expired_files + orphans + [stray])
+    # Within the grace period nothing is judged.
+    assert "deleted 0 orphans" in run("purge_uploads")
+    output = run("purge_uploads", "--min-age", "0")
+    assert "3 belong to live sessions, 0 too recent to judge, deleted 5" in output
+    assert all(upload_exists(n) for n in live_files)
+    assert not any(upload_exists(n) for n in expired_files + orphans + [stray])
+    assert session_exists(live.session_key)
+
+
+@pytest.mark.parametrize("tier", ["filesystem"], indirect=True)
+def test_purge_uploads_keeps_recent_files(tier: Tier) -> None:
+    old, recent = orphan_files(1), orphan_files(1)
+    backdate(tier, old[0], "default", hours=2)
+    assert "1 too recent to judge, deleted 1 orphans" in run("purge_uploads")
+    assert not upload_exists(old[0]) and upload_exists(recent[0])
+
+
+@LOCAL_AND_S3
+def test_purge_uploads_refuses_while_sessions_are_unreadable(
+    tier: Tier, s3_uploads: None
+) -> None:
+    session, files = make_upload_session(files=1)
+    tamper(session.session_key)  # its files can no longer be told from orphans
+    code, output = exit_code("purge_uploads", "--min-age", "0")
+    assert code == 3
+    assert "1 sessions could not be read" in output
+    assert upload_exists(files[0])
+    assert "deleted 2 orphans" in run("purge_uploads", "--min-age", "0", "--force")
+    assert not upload_exists(files[0])
+
+
+@LOCAL_AND_S3
+def test_purge_uploads_on_two_machines_at_once(tier: Tier, s3_uploads: None) -> None:
+    _live, live_files = make_upload_session(files=2)
+    orphans = orphan_files(6)
+    errors: list[BaseException] = []
+
+    def machine() -> None:
+        try:
+            run("purge_uploads", "--min-age", "0")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=machine) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert all(upload_exists(n) for n in live_files)
+    assert not any(upload_exists(n) for n in orphans)
+
+
+def test_purge_uploads_with_real_upload_sessions(settings: Any, tmp_path: Path) -> None:
+    """Through the uploads app itself: its files are found and kept."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from uploads.services import upload_session_add_files, upload_session_delete
+
+    kept, dropped = SessionStore(), SessionStore()
+    for session in (kept, dropped):
+        upload_session_add_files(
+            session=session,
+            files=[SimpleUploadedFile("a.csv", b"x,y\n1,2\n", "text/csv")],
+            create=True,
+        )
+    names = {
+        s: [f["path"] for f in SessionStore(s.session_key)["upload"]["files"]]
+        for s in (kept, dropped)
+    }
+    SessionStore(dropped.session_key).delete()  # as clearsessions would
+    assert "1 belong to live sessions, 0 too recent to judge, deleted 1" in run(
+        "purge_uploads", "--min-age", "0"
+    )
+    assert upload_exists(names[kept][0]) and not upload_exists(names[dropped][0])
+    upload_session_delete(session_key=kept.session_key)
+    assert not upload_exists(names[kept][0])
+
+
+# -- lifecycle ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tier", ["s3"], indirect=True)
+def test_lifecycle_prints_and_applies_keeping_other_rules(
+    tier: Tier, settings: Any
+) -> None:
+    assert tier.s3 is not None and tier.bucket is not None
+    client = tier.s3.client()
+    bucket = tier.s3.new_bucket()  # a bucket of its own: the rules are per bucket
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "sessions": tier.s3.storage(bucket, location="app"),
+    }
+    logs = {
+        "ID": "expire-logs",
+        "Filter": {"Prefix": "logs/"},
+        "Status": "Enabled",
+        "Expiration": {"Days": 30},
+    }
+    client.put_bucket_lifecycle_configuration(
+        Bucket=bucket, LifecycleConfiguration={"Rules": [logs]}
+    )
+    printed = run("lifecycle")
+    rule = json.loads(printed[: printed.rindex("}") + 1])["Rules"][0]
+    assert rule["Filter"] == {"Prefix": f"app/{tier.prefix}"}
+    assert rule["Expiration"] == {"Days": 2}  # SESSION_COOKIE_AGE is one day
+    assert "not installed" in printed
+    assert len(client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]) == 1
+    assert "installed; the bucket has 2 rules" in run("lifecycle", "--apply")
+    rules = {
+        r["ID"]: r
+        for r in client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    }
+    assert rules["expire-logs"]["Filter"] == {"Prefix": "logs/"}
+    installed = rules[rule["ID"]]
+    assert installed["Filter"] == {"Prefix": f"app/{tier.prefix}"}
+    assert installed["Expiration"] == {"Days": 2}
+    assert installed["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
+    assert "already installed" in run("lifecycle", "--apply")
+    assert "installed; the bucket has 2 rules" in run(
+        "lifecycle", "--apply", "--days", "9"
+    )
+    rules = client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert [r["Expiration"] for r in rules if r["ID"] == rule["ID"]] == [{"Days": 9}]
+
+
+@pytest.mark.parametrize("tier", ["s3"], indirect=True)
+def test_lifecycle_refuses_a_rule_that_would_delete_live_sessions(
+    tier: Tier, settings: Any
+) -> None:
+    settings.SESSIONS_BLOB_MAX_AGE = 3 * 86400
+    code, output = exit_code("lifecycle", "--days", "2")
+    assert code == 1 and "would delete live sessions. Use at least 3" in output
+    settings.SESSIONS_BLOB_PREFIX = ""
+    code, output = exit_code("lifecycle")
+    assert code == 1 and "every object in it" in output
+
+
+@pytest.mark.parametrize("tier", ["filesystem", "swift"], indirect=True)
+def test_lifecycle_elsewhere_is_an_error(tier: Tier) -> None:
+    code, output = exit_code("lifecycle", "--apply")
+    assert code == 1
+    if tier.name == "filesystem":
+        assert "Lifecycle rules are an S3 feature" in output
+    else:
+        assert "refused the lifecycle configuration" in output
+
+
+# -- import ---------------------------------------------------------------------------
+
+
+@LOCAL_AND_S3
+def test_import_from_the_database_engine(tier: Tier, django_user_model: Any) -> None:
+    from django.contrib.sessions.backends.db import SessionStore as DbStore
+    from django.contrib.sessions.models import Session
+
+    live = []
+    for n in range(5):
+        session = DbStore()
+        session.update({"n": n, SESSION_KEY: "7"} if n == 0 else {"n": n})
+        session.set_expiry(3600 * (n + 1))
+        session.save()
+        live.append(session)
+    gone = DbStore()
+    gone["n"] = "expired"
+    gone.set_expiry(-10)
+    gone.save()
+    forged = DbStore()
+    forged["n"] = "forged"
+    forged.save()
+    Session.objects.filter(pk=forged.session_key).update(session_data="bad:data")
+    Session.objects.create(
+        session_key="short",
+        session_data=DbStore().encode({}),
+        expire_date=live[0].get_expiry_date(),
+    )
+    source = "django.contrib.sessions.backends.db"
+    assert "would import 5" in run("import", "--from", source, "--dry-run")
+    assert tier.objects() == []
+    output = run("import", "--from", source)
+    assert "7 live sessions: imported 5, 0 already there, 1 with keys" in output
+    assert "1 unreadable" in output
+    for session in live:
+        key = session.session_key
+        assert SessionStore(key)["n"] == session["n"]
+        record = stored_record(key)
+        assert record is not None
+        db_expiry = Session.objects.get(pk=key).expire_date
+        assert abs((record.expires - db_expiry).total_seconds()) < 0.01
+    assert not session_exists(gone.session_key)
+    assert user_index.session_ids("7") == [object_id(live[0].session_key)]
+    again = run("import", "--from", source)
+    assert "imported 0, 5 already there" in again
+    assert len(tier.objects()) == 5
+
+
+def test_import_keeps_people_logged_in(settings: Any, django_user_model: Any) -> None:
+    django_user_model.objects.create_superuser("boss", "b@example.com", "pw")
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.db"
+    browser = Client()
+    assert browser.login(username="boss", password="pw")
+    assert browser.get("/admin/").status_code == 200
+    settings.SESSION_ENGINE = "sessions_blob.backends.storage"
+
+    def after_the_switch() -> int:  # a new handler: the middleware reads the engine
+        switched = Client()
+        switched.cookies = copy.deepcopy(browser.cookies)
+        return int(switched.get("/admin/").status_code)
+
+    assert after_the_switch() == 302  # not imported yet: logged out
+    run("import", "--from", "django.contrib.sessions.backends.db")
+    assert after_the_switch() == 200
+
+
+@LOCAL_AND_S3
+def test_import_from_the_file_engine(
+    tier: Tier, settings: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    from django.contrib.sessions.backends.file import SessionStore as FileStore
+
+    folder = tmp_path / "file-sessions"
+    folder.mkdir()
+    settings.SESSION_FILE_PATH = str(folder)
+    monkeypatch.delattr(FileStore, "_storage_path", raising=False)
+    sessions = []
+    for n in range(3):
+        session = FileStore()
+        session["n"] = n
+        session.save()
+        sessions.append(session)
+    stale = FileStore()
+    stale["n"] = "stale"
+    stale.save()
+    old = time.time() - settings.SESSION_COOKIE_AGE - 60
+    os.utime(folder / f"{settings.SESSION_COOKIE_NAME}{stale.session_key}", (old, old))
+    output = run("import", "--from", "django.contrib.sessions.backends.file")
+    assert "3 live sessions: imported 3" in output
+    for session in sessions:
+        assert SessionStore(session.session_key)["n"] == session["n"]
+        record = stored_record(session.session_key)
+        assert record is not None
+        expected = dt.datetime.now(dt.UTC) + dt.timedelta(
+            seconds=settings.SESSION_COOKIE_AGE
+        )
+        assert abs((record.expires - expected).total_seconds()) < 60
+    assert not session_exists(stale.session_key)
+    assert "imported 0, 3 already there" in run(
+        "import", "--from", "django.contrib.sessions.backends.file"
+    )
+
+
+def test_import_from_engines_that_cannot_be_listed() -> None:
+    code, output = exit_code(
+        "import", "--from", "django.contrib.sessions.backends.cache"
+    )
+    assert code == 1 and "cannot be listed" in output
+    code, output = exit_code("import", "--from", "no.such.engine")
+    assert code == 1 and "Cannot import" in output
+
+
+# -- doctor ---------------------------------------------------------------------------
+
+
+def findings(*args: str) -> tuple[int, dict[str, dict[str, Any]]]:
+    code, output = exit_code("doctor", "--json", *args)
+    data = json.loads(output[: output.rindex("]") + 1])
+    return code, {f["topic"]: f for f in data}
+
+
+@pytest.mark.parametrize("tier", ["s3"], indirect=True)
+def test_doctor_on_moto(tier: Tier, settings: Any) -> None:
+    assert tier.s3 is not None
+    bucket = tier.s3.new_bucket()
+    settings.STORAGES = {**settings.STORAGES, "sessions": tier.s3.storage(bucket)}
+    code, found = findings()
+    assert code == 0
+    assert found["conditional writes"]["level"] == "ok"
+    assert found["missing keys"]["level"] == "ok"
+    assert found["versioning"]["level"] == "ok"
+    assert found["public bucket"]["level"] == "info"  # no Block Public Access
+    assert tier.s3.client().list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+    client = tier.s3.client()
+    client.put_bucket_versioning(
+        Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
+    )
+    code, found = findings()
+    assert code == 3 and found["versioning"]["level"] == "warning"
+    assert "lifecycle --apply" in found["versioning"]["fix"]
+    run("lifecycle", "--apply")
+    code, found = findings()
+    assert code == 0 and found["versioning"]["level"] == "info"
+    client.put_bucket_acl(Bucket=bucket, ACL="public-read")
+    code, found = findings()
+    assert code == 3 and found["public bucket"]["level"] == "error"
+    ids = {m.id for m in run_checks(include_deployment_checks=True)}
+    assert "sessions_blob.E104" in ids
+
+
+@pytest.mark.parametrize("tier", ["swift"], indirect=True)
+def test_doctor_on_swift_finds_no_conditional_writes(tier: Tier, settings: Any) -> None:
+    code, found = findings()
+    assert code == 3
+    finding = found["conditional writes"]
+    assert finding["level"] == "warning" and "501 NotImplemented" in finding["title"]
+    assert found["missing keys"]["level"] == "ok"
+    assert found["public bucket"]["level"] in {"info", "ok"}
+    ids = {m.id for m in run_checks(include_deployment_checks=True)}
+    assert "sessions_blob.W101" in ids
+    settings.SESSIONS_BLOB_REQUIRE_CONDITIONAL_WRITES = True
+    code, found = findings()
+    assert found["conditional writes"]["level"] == "error"
+
+
+@pytest.mark.parametrize("tier", ["filesystem"], indirect=True)
+def test_doctor_on_local_disk(tier: Tier, settings: Any) -> None:
+    make_session(a=1)
+    code, found = findings()
+    assert code == 0
+    assert found["conditional writes"]["level"] == "ok"
+    assert found["file permissions"]["level"] == "ok"
+    folder = Path(storages["sessions"].path(tier.prefix))
+    folder.chmod(0o755)
+    code, found = findings()
+    assert code == 3 and "mode 755" in found["file permissions"]["title"]
+    settings.MEDIA_ROOT = str(folder.parent)
+    folder.chmod(0o700)
+    code, found = findings()
+    assert "commonly serve" in found["file permissions"]["title"]
+
+
+@pytest.mark.parametrize("tier", ["memory"], indirect=True)
+def test_doctor_in_memory(tier: Tier) -> None:
+    code, found = findings()
+    assert code == 3 and found["store"]["level"] == "warning"
+    assert found["conditional writes"]["level"] == "ok"
+
+
+def test_the_deploy_check_is_only_under_deploy() -> None:
+    ids = {m.id for m in run_checks()}
+    assert not any(i.startswith("sessions_blob.W10") for i in ids)
+
+
+# -- logout_user ------------------------------------------------------------
+
+
+@LOCAL_AND_S3
+def test_logout_user(tier: Tier, django_user_model: Any) -> None:
+    ada = django_user_model.objects.create_user("ada", password="pw")
+    grace = django_user_model.objects.create_user("grace", password="pw")
+    ada_sessions = [
+        make_session(**{SESSION_KEY: str(ada.pk), "n": n}) for n in range(2)
+    ]
+    upload, files = make_upload_session(files=1)
+    upload[SESSION_KEY] = str(ada.pk)
+    upload.save()
+    other = make_session(**{SESSION_KEY: str(grace.pk)})
+    assert "would delete 3 sessions and 2 upload files" in run(
+        "logout_user", "ada", "--dry-run"
+    )
+    assert all(session_exists(s.session_key) for s in ada_sessions)
+    tier.calls.clear()
+    assert "deleted 3 sessions and 2 upload files" in run("logout_user", "ada")
+    assert tier.calls["list"] == 0  # from the index, not a scan
+    assert not any(session_exists(s.session_key) for s in [*ada_sessions, upload])
+    assert not any(upload_exists(n) for n in files)
+    assert session_exists(other.session_key)
+    assert user_index.session_ids(str(ada.pk)) == []
+    assert "deleted 0 sessions" in run("logout_user", "ada")
+    make_session(**{SESSION_KEY: "4242"})
+    assert "deleted 1 sessions" in run("logout_user", "4242", "--id")
+    code, output = exit_code("logout_user", "nobody")
+    assert code == 1 and "No user 'nobody'" in output
+
+
+@LOCAL_AND_S3
+def test_logout_user_on_two_machines_at_once(tier: Tier) -> None:
+    keys = [make_session(**{SESSION_KEY: "9", "n": n}).session_key for n in range(6)]
+    errors: list[BaseException] = []
+
+    def machine() -> None:
+        try:
+            run("logout_user", "9", "--id")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=machine) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert not any(session_exists(k) for k in keys)
+    assert user_index.session_ids("9") == []
+
+
+# -- the command line ------------------------------------------------------------------
+
+
+def test_exit_codes_of_the_real_command(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "VAR_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "analytics_site.settings",
+    }
+    env.pop("S3_BUCKET", None)
+
+    def manage(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "manage.py", "sessions_blob", *args],
+            cwd=ROOT,
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert manage().returncode == 2  # no subcommand
+    done = manage("doctor")
+    assert done.returncode == 0, done.stderr
+    assert "doctor: 4 checks, all fine" in done.stdout
+    attention = manage("doctor", STORAGE_BACKEND="memory")
+    assert attention.returncode == 3
+    assert "InMemoryStorage" in attention.stdout
+    quiet = manage("purge_uploads", "-v", "0")
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
+    failed = manage("lifecycle")
+    assert failed.returncode == 1 and "CommandError" in failed.stderr
+
+
+def test_progress_draws_a_bar_on_a_terminal_and_lines_in_logs() -> None:
+    from django.core.management.base import OutputWrapper
+
+    tty_out = StringIO()
+    bar = Progress(OutputWrapper(tty_out), "clearing", tty=True, every=0)
+    bar(50, 200)
+    bar.finish()
+    assert "\r\x1b[K" in tty_out.getvalue()
+    assert "[########......................] 50/200" in tty_out.getvalue()
+    log_out = StringIO()
+    lines = Progress(OutputWrapper(log_out), "reading", tty=False, every=0)
+    lines(1500)
+    assert log_out.getvalue().startswith("reading: 1,500 sessions (")
+    assert "\r" not in log_out.getvalue()
+    quiet = StringIO()
+    Progress(OutputWrapper(quiet), "x", enabled=False, every=0)(5, 10)
+    assert quiet.getvalue() == ""
+
+
+def test_commands_refuse_other_engines(settings: Any) -> None:
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.db"
+    code, output = exit_code("stats")
+    assert code == 1 and "these commands operate" in output
