@@ -41,10 +41,13 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_tasks",  # Django 6's django.tasks, backported to 5.2
+    "django_tasks_db",  # its database backend: jobs in DATABASES, `db_worker`
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "analytics_site.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "uploads.middleware.SessionMiddleware",  # Django's + the X-Session-ID header
     "django.middleware.common.CommonMiddleware",
@@ -87,6 +90,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "analytics_site" / "static"]
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns when it is missing
 WHITENOISE_USE_FINDERS = True
 
@@ -182,12 +186,25 @@ SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG and bool(S3_
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+CSRF_COOKIE_SAMESITE = "Lax"  # the upload page's script reads it: not HttpOnly
+
+# --- Security headers (analytics_site/csp.py adds Content-Security-Policy) ----
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 # --- Uploads API (uploads/conf.py documents each) ---------------------------
 UPLOADS_MAX_FILE_SIZE = env_int("UPLOADS_MAX_FILE_SIZE", 1024**3)
 UPLOADS_MAX_FILES = env_int("UPLOADS_MAX_FILES", 10)
 UPLOADS_PROFILE_MEMORY_LIMIT = env_str("UPLOADS_PROFILE_MEMORY_LIMIT", "512MB")
 UPLOADS_PROFILE_THREADS = env_int("UPLOADS_PROFILE_THREADS", 2)
+UPLOADS_PROCESSING_TIMEOUT = env_int("UPLOADS_PROCESSING_TIMEOUT", 3600)
+# inline: POST /api/process profiles in the request. queue: a worker does
+# (`manage.py db_worker`); jobs are rows in DATABASES (PostgreSQL for many
+# machines, the SQLite file for one).
+UPLOADS_PROCESSING_MODE = env_str("UPLOADS_PROCESSING_MODE", "inline")
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # --- REST API -----------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -1,6 +1,142 @@
+"""The site's pages, on the uploads API.
+
+``/`` uploads files (``static/js/upload.js`` talks to ``/api/upload``,
+``/api/process`` and ``/api/sessions/{id}``) and shows the browser's current
+session, rendered here from the session cookie so that a reload or a second
+tab shows the same state. ``/sessions/{id}/`` is the dashboard, rendered from
+the analytics document; only the session's owner (its cookie) sees it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from analytics_site.dashboard import dashboard_context, file_error
+from uploads import services
+from uploads.conf import conf
+from uploads.documents import SESSION_KEY, UploadDocument, UploadSession, parse_iso
+from uploads.errors import ApiError
+
+#: Stands for the session id in URL templates handed to the page's script.
+_ID = "SESSION_ID"
 
 
+def _current(request: HttpRequest) -> tuple[UploadSession | None, bool]:
+    """The browser's upload session (from its cookie), and whether the cookie
+    named a session that has expired or was deleted."""
+    had_cookie = settings.SESSION_COOKIE_NAME in request.COOKIES
+    data = request.session.get(SESSION_KEY)  # loads; a gone session drops its key
+    key = request.session.session_key
+    if key is None:
+        return None, had_cookie
+    if not isinstance(data, dict):
+        return None, False
+    try:
+        doc = UploadDocument.from_dict(data)
+    except (KeyError, TypeError, ValueError):
+        return None, False
+    return UploadSession(key=key, doc=doc), False
+
+
+def _status_text(status: str, count: int) -> str:
+    """What the upload page says about the session (upload.js says the same)."""
+    files = f"{count} file{'s' if count != 1 else ''}"
+    return {
+        "uploaded": f"{files} uploaded and ready to process.",
+        "processing": f"Processing {files}…",
+        "completed": "Completed. The dashboard is ready.",
+        "failed": (
+            "Processing failed. Add other files and process again, or start over."
+        ),
+    }.get(status, "Add CSV files to begin.")
+
+
+def _session_context(session: UploadSession | None) -> dict[str, Any]:
+    if session is None:
+        return {
+            "session": None,
+            "status": "",
+            "files": [],
+            "status_text": _status_text("", 0),
+        }
+    doc = session.doc
+    return {
+        "session": session,
+        "status": doc.status,
+        "status_text": _status_text(doc.status, len(doc.files)),
+        "session_error": doc.error,
+        "expires_at": parse_iso(doc.expires_at),
+        "files": [
+            _file_row(f.id, f.name, f.size, f.error, doc.status) for f in doc.files
+        ],
+    }
+
+
+def _file_row(
+    file_id: str, name: str, size: int, error: Any, status: str
+) -> dict[str, Any]:
+    if error:
+        state, badge = "error", "Not profiled"
+    elif status == "completed":
+        state, badge = "profiled", "Profiled"
+    else:
+        state, badge = "uploaded", "Uploaded"
+    return {
+        "file": {"id": file_id, "name": name, "size": size, "error": file_error(error)},
+        "state": state,
+        "badge": badge,
+    }
+
+
+@never_cache
+@ensure_csrf_cookie
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html")
+    session, expired = _current(request)
+    context = {
+        **_session_context(session),
+        "expired": expired,
+        "max_file_size": conf.MAX_FILE_SIZE,
+        "max_files": conf.MAX_FILES,
+        "csrf_cookie_name": settings.CSRF_COOKIE_NAME,
+        "urls": {
+            "upload": reverse("uploads:upload"),
+            "process": reverse("uploads:process"),
+            "session": reverse("uploads:session", args=[_ID]),
+            "dashboard": reverse("session-dashboard", args=[_ID]),
+        },
+    }
+    return render(request, "home.html", context)
+
+
+def _missing(request: HttpRequest) -> HttpResponse:
+    hours = settings.SESSION_COOKIE_AGE // 3600
+    return render(request, "session_missing.html", {"session_hours": hours}, status=404)
+
+
+@never_cache
+@ensure_csrf_cookie
+def session_dashboard(request: HttpRequest, session_id: str) -> HttpResponse:
+    session, _expired = _current(request)
+    if session is None or session.key != session_id:
+        return _missing(request)  # gone, or someone else's: the same answer
+    if session.doc.analytics_path is None:
+        return redirect("home")  # not processed yet: the upload page shows why
+    try:
+        analytics = services.upload_session_analytics(session_key=session_id)
+    except ApiError as exc:
+        if exc.code == "analytics_not_ready":
+            return redirect("home")
+        return _missing(request)
+    sizes = {f.id: f.size for f in session.doc.files}
+    context = {
+        **_session_context(session),
+        **dashboard_context(analytics, sizes),
+    }
+    return render(request, "dashboard.html", context)

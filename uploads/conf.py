@@ -7,6 +7,9 @@ Each property reads ``django.conf.settings`` on access (never at import), so
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+PROCESSING_MODES = ("inline", "queue")
 
 
 class Settings:
@@ -42,9 +45,30 @@ class Settings:
 
     @property
     def PROCESSING_TIMEOUT(self) -> int:
-        """Seconds after which a session still ``processing`` is presumed
-        abandoned (its worker was killed) and may be processed again."""
+        """Seconds without a sign of life (queueing, start, or the heartbeat a
+        running run writes every quarter of this) after which a ``queued`` or
+        ``processing`` session is presumed abandoned (its worker was killed):
+        the next read marks it ``failed`` and it may be processed again."""
         return int(getattr(settings, "UPLOADS_PROCESSING_TIMEOUT", 3600))
+
+    @property
+    def PROCESSING_MODE(self) -> str:
+        """``inline``: ``POST /api/process`` profiles in the request (200).
+        ``queue``: it hands the session id to a Django task and answers 202;
+        a worker (``manage.py db_worker``) does the work."""
+        mode = str(getattr(settings, "UPLOADS_PROCESSING_MODE", "inline"))
+        if mode not in PROCESSING_MODES:
+            raise ImproperlyConfigured(
+                f"Invalid setting UPLOADS_PROCESSING_MODE={mode!r}: use "
+                + " or ".join(repr(m) for m in PROCESSING_MODES)
+                + "."
+            )
+        return mode
+
+    @property
+    def TASK_BACKEND(self) -> str:
+        """Alias in ``TASKS`` that queue mode enqueues processing jobs on."""
+        return str(getattr(settings, "UPLOADS_TASK_BACKEND", "default"))
 
 
 conf = Settings()

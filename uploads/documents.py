@@ -19,8 +19,14 @@ SESSION_KEY = "upload"
 DOCUMENT_VERSION = 1
 MAX_NAME_LENGTH = 255
 
-Status = Literal["uploaded", "processing", "completed", "failed"]
-STATUSES: tuple[Status, ...] = ("uploaded", "processing", "completed", "failed")
+Status = Literal["uploaded", "queued", "processing", "completed", "failed"]
+STATUSES: tuple[Status, ...] = (
+    "uploaded",
+    "queued",  # handed to the worker queue (UPLOADS_PROCESSING_MODE = "queue")
+    "processing",
+    "completed",
+    "failed",
+)
 
 
 class ErrorInfo(TypedDict):
@@ -109,8 +115,8 @@ class UploadDocument:
     files: list[StoredFile] = field(default_factory=list)
     error: ErrorInfo | None = None
     analytics_path: str | None = None
-    run: str | None = None  # id of the processing run that holds "processing"
-    processing_since: str | None = None
+    run: str | None = None  # id of the run that holds "queued" or "processing"
+    processing_since: str | None = None  # when it was queued, then when it started
 
     @classmethod
     def new(cls, lifetime: int) -> UploadDocument:

@@ -51,6 +51,7 @@ CODES: dict[str, int] = {
     "internal_error": 500,
     "processing_error": 500,
     "storage_unavailable": 503,
+    "queue_unavailable": 503,
 }
 
 #: Codes recorded in a session document (``error`` of the session or of a file),
@@ -58,6 +59,7 @@ CODES: dict[str, int] = {
 DOCUMENT_CODES: tuple[str, ...] = (
     "all_files_failed",
     "processing_error",
+    "processing_timeout",
     "not_found",
     "empty_file",
     "not_csv",

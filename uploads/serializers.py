@@ -84,3 +84,9 @@ class AnalyticsSerializer(serializers.Serializer):
     session_id = serializers.CharField()
     generated_at = serializers.DateTimeField(allow_null=True)
     files = AnalyticsFileSerializer(many=True)
+
+
+class ProcessAcceptedSerializer(SessionSerializer):
+    statusUrl = serializers.CharField(
+        help_text="Where to poll the session's status (also the Location header)."
+    )

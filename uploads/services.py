@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from importlib import import_module
@@ -152,11 +153,47 @@ def _existing(
     return apply
 
 
+#: Statuses held by a run (a request, or a queued job and then its worker).
+BUSY = ("queued", "processing")
+
+
 def _is_stale(doc: UploadDocument) -> bool:
-    if doc.status != "processing" or doc.processing_since is None:
+    """A run queued or started more than ``UPLOADS_PROCESSING_TIMEOUT`` seconds
+    ago is presumed dead: its worker was killed, or its job was lost."""
+    if doc.status not in BUSY or doc.processing_since is None:
         return False
     age = (now() - parse_iso(doc.processing_since)).total_seconds()
     return age > conf.PROCESSING_TIMEOUT
+
+
+def _timed_out(session_key: str, doc: UploadDocument) -> UploadDocument:
+    """Mark a stale run ``failed`` (``processing_timeout``), so that no session
+    shows ``queued`` or ``processing`` forever. A compare-and-set: a run that
+    finished or was taken over meanwhile is left alone."""
+    run = doc.run
+    status = doc.status
+    timeout = conf.PROCESSING_TIMEOUT
+
+    def expire(current: UploadDocument) -> None:
+        if current.run == run and _is_stale(current):
+            current.status = "failed"
+            current.error = {
+                "code": "processing_timeout",
+                "message": f"Processing was {status} for more than {timeout} s "
+                "(UPLOADS_PROCESSING_TIMEOUT) without finishing: its worker "
+                "stopped. The files are kept; process the session again.",
+            }
+            current.run = current.processing_since = None
+
+    session = _update(session_key, _existing(expire))
+    logger.warning(
+        "upload %s: run %s %s for over %d s; marked failed",
+        doc.uid[:8],
+        (run or "")[:8],
+        status,
+        timeout,
+    )
+    return session.doc
 
 
 def _delete_quietly(storage: Storage, names: Sequence[str]) -> None:
@@ -184,6 +221,8 @@ def upload_session_get(*, session_key: str | None) -> UploadSession:
     doc = _document(store) if store is not None else None
     if store is None or doc is None or store.session_key is None:
         raise _not_found()
+    if _is_stale(doc):
+        doc = _timed_out(store.session_key, doc)
     return UploadSession(key=store.session_key, doc=doc)
 
 
@@ -270,10 +309,10 @@ def _check_files(files: Sequence[UploadedFile]) -> None:
 
 
 def _check_can_add(doc: UploadDocument, count: int) -> None:
-    if doc.status == "processing" and not _is_stale(doc):
+    if doc.status in BUSY and not _is_stale(doc):
         raise ApiError(
             "already_processing",
-            "The session is being processed; add files once it has finished.",
+            "The session is queued or being processed; add files once it is done.",
         )
     if len(doc.files) + count > conf.MAX_FILES:
         raise ApiError(
@@ -434,6 +473,36 @@ def _profile_file(
     return profile, None
 
 
+def _check_can_process(doc: UploadDocument) -> None:
+    """Refuse to start a run on ``doc`` (409), or log the takeover of a dead one."""
+    if doc.status in BUSY:
+        if not _is_stale(doc):
+            raise ApiError(
+                "already_processing",
+                "The session is already queued or being processed.",
+            )
+        logger.warning(
+            "upload %s: run %s %s since %s; taking over",
+            doc.uid[:8],
+            (doc.run or "")[:8],
+            doc.status,
+            doc.processing_since,
+        )
+    if not doc.files:
+        raise ApiError("nothing_to_process", "The session has no files.")
+    if doc.status == "completed":
+        raise ApiError(
+            "nothing_to_process",
+            "Every file of the session has been processed; upload more files to "
+            "process again.",
+        )
+
+
+def _start(doc: UploadDocument, run: str) -> None:
+    doc.status, doc.run, doc.processing_since = "processing", run, iso(now())
+    doc.error = None
+
+
 def upload_session_process(*, session_key: str | None) -> UploadSession:
     """Profile every file of the session and store the analytics document.
 
@@ -449,29 +518,141 @@ def upload_session_process(*, session_key: str | None) -> UploadSession:
     run = new_id()
 
     def begin(doc: UploadDocument) -> None:
-        if doc.status == "processing":
-            if not _is_stale(doc):
-                raise ApiError(
-                    "already_processing", "The session is already being processed."
-                )
-            logger.warning(
-                "upload %s: run %s abandoned since %s; taking over",
-                doc.uid[:8],
-                (doc.run or "")[:8],
-                doc.processing_since,
-            )
-        if not doc.files:
-            raise ApiError("nothing_to_process", "The session has no files.")
-        if doc.status == "completed":
-            raise ApiError(
-                "nothing_to_process",
-                "Every file of the session has been processed; upload more files to "
-                "process again.",
-            )
-        doc.status, doc.run, doc.processing_since = "processing", run, iso(now())
-        doc.error = None
+        _check_can_process(doc)
+        _start(doc, run)
 
     session = _update(session_key, _existing(begin))
+    return _run(session_key, session, run)
+
+
+def upload_session_enqueue(*, session_key: str | None) -> UploadSession:
+    """Queue mode: mark the session ``queued`` and hand its id to a worker.
+
+    The same checks and compare-and-set as :func:`upload_session_process`
+    (409 ``already_processing``, ``nothing_to_process``), then one Django task
+    (``uploads.tasks.process_upload_session``) carrying only the session id.
+    If the queue refuses the job the session gets its previous state back and
+    503 ``queue_unavailable`` is raised.
+    """
+    from uploads.tasks import process_upload_session
+
+    if not session_key:
+        raise _not_found()
+    run = new_id()
+    before: dict[str, Any] = {}
+
+    def queue(doc: UploadDocument) -> None:
+        _check_can_process(doc)
+        before.update(status=doc.status, error=doc.error)
+        doc.status, doc.run, doc.processing_since = "queued", run, iso(now())
+        doc.error = None
+
+    session = _update(session_key, _existing(queue))
+    try:
+        job = process_upload_session.using(backend=conf.TASK_BACKEND).enqueue(
+            session_key
+        )
+    except Exception as exc:
+        logger.exception("upload %s: could not queue the job", session.doc.uid[:8])
+
+        def restore(doc: UploadDocument) -> None:
+            if doc.status == "queued" and doc.run == run:
+                doc.status, doc.error = before["status"], before["error"]
+                doc.run = doc.processing_since = None
+
+        with contextlib.suppress(Exception):
+            _update(session_key, _existing(restore))
+        raise ApiError(
+            "queue_unavailable",
+            f"The processing queue is unavailable ({type(exc).__name__}); "
+            "try again later.",
+        ) from exc
+    logger.info(
+        "upload %s: queued for processing (job %s)", session.doc.uid[:8], job.id
+    )
+    return session
+
+
+def upload_session_run_queued(*, session_key: str) -> str:
+    """The worker's side of queue mode: run the job queued for this session.
+
+    Starts only a session still ``queued`` (compare-and-set to
+    ``processing``); a job whose session was deleted, taken over, timed out or
+    already run is obsolete and does nothing. Returns the session's final
+    status, or ``skipped``/``gone``. The session records any failure.
+    """
+    run = new_id()
+    skipped: list[str] = []
+
+    def begin(doc: UploadDocument) -> None:
+        skipped.clear()
+        if doc.status == "queued":
+            _start(doc, run)
+        else:
+            skipped.append(doc.status)
+
+    try:
+        session = _update(session_key, _existing(begin))
+    except ApiError as exc:
+        if exc.code != "session_not_found":
+            raise
+        logger.info("A queued session is gone (deleted or expired); job dropped.")
+        return "gone"
+    if skipped:
+        logger.info(
+            "upload %s: the session is %s, not queued; job dropped.",
+            session.doc.uid[:8],
+            skipped[0],
+        )
+        return "skipped"
+    try:
+        return _run(session_key, session, run).doc.status
+    except ApiError as exc:
+        if exc.code == "session_not_found":
+            return "gone"
+        if exc.code == "processing_error":
+            return "failed"  # recorded in the session
+        raise
+
+
+@contextlib.contextmanager
+def _heartbeat(session_key: str, run: str) -> Iterator[None]:
+    """While ``run`` works, refresh its ``processing_since`` every quarter of
+    ``UPLOADS_PROCESSING_TIMEOUT``: a live run never goes stale, however long
+    it takes, and the timeout only catches runs whose process died."""
+    stop = threading.Event()
+    interval = max(0.1, conf.PROCESSING_TIMEOUT / 4)
+
+    lost: list[bool] = []
+
+    def beat(doc: UploadDocument) -> None:
+        if doc.status != "processing" or doc.run != run:
+            lost.append(True)
+            raise ApiError("conflict", "The run no longer holds the session.")
+        doc.processing_since = iso(now())
+
+    def loop() -> None:
+        while not stop.wait(interval):
+            try:
+                _update(session_key, _existing(beat))
+            except ApiError as exc:
+                if lost or exc.code == "session_not_found":
+                    return  # taken over, timed out or deleted: the run finds out
+                logger.warning("Could not refresh a running session: %s", exc.code)
+            except Exception:
+                logger.warning("Could not refresh a running session", exc_info=True)
+
+    thread = threading.Thread(target=loop, name="uploads-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _run(session_key: str, session: UploadSession, run: str) -> UploadSession:
+    """Profile the files of ``session``, which ``run`` holds in ``processing``."""
     doc = session.doc
     storage = _storage()
     logger.info("upload %s: processing %d file(s)", doc.uid[:8], len(doc.files))
@@ -480,17 +661,18 @@ def upload_session_process(*, session_key: str | None) -> UploadSession:
     try:
         errors: dict[str, ErrorInfo | None] = {}
         entries = []
-        for index, stored in enumerate(doc.files, start=1):
-            profile, error = _profile_file(storage, doc, index, stored)
-            errors[stored.id] = error
-            entries.append(
-                {
-                    "file_id": stored.id,
-                    "name": stored.name,
-                    "profile": profile,
-                    "error": error,
-                }
-            )
+        with _heartbeat(session_key, run):
+            for index, stored in enumerate(doc.files, start=1):
+                profile, error = _profile_file(storage, doc, index, stored)
+                errors[stored.id] = error
+                entries.append(
+                    {
+                        "file_id": stored.id,
+                        "name": stored.name,
+                        "profile": profile,
+                        "error": error,
+                    }
+                )
         analytics = {
             "schema_version": ANALYTICS_SCHEMA_VERSION,
             "generated_at": iso(now()),

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from uploads import services
+from uploads.conf import conf
 from uploads.documents import UploadSession, parse_iso
 from uploads.errors import ApiError
 from uploads.middleware import SESSION_HEADER, session_source
@@ -25,6 +26,7 @@ from uploads.permissions import CsrfForCookieSessions
 from uploads.serializers import (
     AnalyticsSerializer,
     ErrorSerializer,
+    ProcessAcceptedSerializer,
     ProcessInputSerializer,
     SessionSerializer,
     UploadInputSerializer,
@@ -41,7 +43,14 @@ SESSION_ID_RESPONSE_HEADER = OpenApiParameter(
     str,
     OpenApiParameter.HEADER,
     description="The session id (also in the body's `id`).",
-    response=[200, 201],
+    response=[200, 201, 202],
+)
+LOCATION_RESPONSE_HEADER = OpenApiParameter(
+    "Location",
+    str,
+    OpenApiParameter.HEADER,
+    description="The session's status URL (`GET /api/sessions/{id}`).",
+    response=[202],
 )
 SESSION_ID_PATH = OpenApiParameter(
     "session_id", str, OpenApiParameter.PATH, description="The session id."
@@ -74,6 +83,15 @@ class ApiView(APIView):
     def session_response(
         self, request: Request, session: UploadSession, status: int = 200
     ) -> Response:
+        return Response(
+            SessionSerializer(self.session_payload(request, session)).data,
+            status=status,
+            headers={SESSION_HEADER: session.key},
+        )
+
+    def session_payload(
+        self, request: Request, session: UploadSession
+    ) -> dict[str, Any]:
         doc = session.doc
         files = []
         for f in doc.files:
@@ -98,7 +116,7 @@ class ApiView(APIView):
             if doc.analytics_path
             else None
         )
-        payload = {
+        return {
             "id": session.key,
             "createdAt": parse_iso(doc.created_at),
             "expiresAt": parse_iso(doc.expires_at),
@@ -107,11 +125,6 @@ class ApiView(APIView):
             "files": files,
             "analyticsUrl": analytics_url,
         }
-        return Response(
-            SessionSerializer(payload).data,
-            status=status,
-            headers={SESSION_HEADER: session.key},
-        )
 
 
 class UploadView(ApiView):
@@ -131,13 +144,20 @@ class UploadView(ApiView):
         tags=["sessions"],
     )
     def post(self, request: Request) -> Response:
-        data = UploadInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        session = services.upload_session_add_files(
-            session=request.session,
-            files=data.validated_data["files"],
-            create=session_source(request._request) != "header",
-        )
+        try:
+            data = UploadInputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            session = services.upload_session_add_files(
+                session=request.session,
+                files=data.validated_data["files"],
+                create=session_source(request._request) != "header",
+            )
+        finally:
+            # Delete the temporary files now (those not moved into storage),
+            # not when the server gets round to closing the response.
+            for _name, items in request.FILES.lists():
+                for item in items:
+                    item.close()
         return self.session_response(request, session, status=201)
 
 
@@ -150,20 +170,47 @@ class ProcessView(ApiView):
         description=(
             "Profiles every file of the session (`session_id` in the body, else "
             "X-Session-ID, else the cookie) and stores the analytics document. "
-            "Runs in the request; answers the session once it is `completed` (or "
-            "`failed`, with the reason)."
+            "Inline mode (the default): runs in the request and answers 200 with "
+            "the session once it is `completed` (or `failed`, with the reason). "
+            'Queue mode (`UPLOADS_PROCESSING_MODE = "queue"`): hands the session '
+            "to a background worker and answers 202 at once, the session `queued`, "
+            "its status URL in `Location` and `statusUrl`; poll it until "
+            "`completed` or `failed`."
         ),
         request=ProcessInputSerializer,
-        parameters=[SESSION_ID_HEADER, SESSION_ID_RESPONSE_HEADER],
-        responses={200: SessionSerializer, **_errors(400, 403, 404, 409, 415, 500)},
+        parameters=[
+            SESSION_ID_HEADER,
+            SESSION_ID_RESPONSE_HEADER,
+            LOCATION_RESPONSE_HEADER,
+        ],
+        responses={
+            200: SessionSerializer,
+            202: ProcessAcceptedSerializer,
+            **_errors(400, 403, 404, 409, 415, 500, 503),
+        },
         tags=["sessions"],
     )
     def post(self, request: Request) -> Response:
         data = ProcessInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         key = data.validated_data.get("session_id") or request.session.session_key
-        session = services.upload_session_process(session_key=key)
-        return self.session_response(request, session)
+        if conf.PROCESSING_MODE == "inline":
+            session = services.upload_session_process(session_key=key)
+            return self.session_response(request, session)
+        session = services.upload_session_enqueue(session_key=key)
+        status_url = request.build_absolute_uri(
+            reverse("uploads:session", args=[session.key])
+        )
+        payload = {**self.session_payload(request, session), "statusUrl": status_url}
+        return Response(
+            ProcessAcceptedSerializer(payload).data,
+            status=202,
+            headers={
+                SESSION_HEADER: session.key,
+                "Location": status_url,
+                "Retry-After": "1",
+            },
+        )
 
 
 class SessionView(ApiView):

@@ -18,11 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-# Playwright's sync API runs an event loop in the test's thread; Django would
-# then refuse the database work of live_server's transactional_db teardown.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 from playwright.sync_api import (
     Browser,
     BrowserContext,
@@ -31,6 +26,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+_ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -95,12 +91,27 @@ def _launch() -> tuple[object, Browser]:
     return playwright, browser
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One Chromium per test module.
+
+    While Playwright runs, its event loop counts as running in this thread, and
+    Django refuses synchronous database calls here (live_server's flush, test
+    data) unless ``DJANGO_ALLOW_ASYNC_UNSAFE`` is set: it is, for as long as
+    the browser lives, and no longer (module scope keeps later tests strict).
+    """
+    previous = os.environ.get(_ASYNC_UNSAFE)
+    os.environ[_ASYNC_UNSAFE] = "true"
     playwright, browser = _launch()
-    yield browser
-    browser.close()
-    playwright.stop()  # type: ignore[attr-defined]
+    try:
+        yield browser
+    finally:
+        browser.close()
+        playwright.stop()  # type: ignore[attr-defined]
+        if previous is None:
+            os.environ.pop(_ASYNC_UNSAFE, None)
+        else:
+            os.environ[_ASYNC_UNSAFE] = previous
 
 
 @pytest.fixture

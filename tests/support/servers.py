@@ -105,3 +105,65 @@ def django_server(
     finally:
         stop(process)
         log.close()
+
+
+def manage(env: dict[str, str], *args: str, timeout: float = 120) -> str:
+    """Run ``manage.py`` with ``env`` on top of this environment; its output."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"manage.py {' '.join(args)} exited with {done.returncode}:\n"
+            + done.stdout.decode(errors="replace")
+            + done.stderr.decode(errors="replace")
+        )
+    return done.stdout.decode(errors="replace")
+
+
+@contextlib.contextmanager
+def worker(
+    env: dict[str, str], log_dir: Path, name: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """django-tasks-db's ``manage.py db_worker`` with ``env`` (the database must
+    be migrated); yields the process once it polls for jobs."""
+    path = log_dir / f"{name}-{os.getpid()}-{time.monotonic_ns()}.log"
+    log = open(path, "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "db_worker",
+            "--no-reload",
+            "--no-startup-delay",
+            "--interval",
+            "0.05",
+            "--worker-id",
+            name,
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while b"Starting worker" not in path.read_bytes():
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"the worker exited with {process.returncode}:\n"
+                    + path.read_text(errors="replace")
+                )
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the worker did not start within 30 s ({path})")
+            time.sleep(0.05)
+        yield process
+    finally:
+        stop(process)
+        log.close()

@@ -1,0 +1,617 @@
+/* The upload page: choose or drop CSV files, upload each with a progress bar
+ * (XMLHttpRequest: fetch has no upload progress), process, follow the status
+ * and open the dashboard. Talks to the uploads API:
+ *   POST /api/upload (multipart, field "files")   POST /api/process
+ *   GET  /api/sessions/{id}                       DELETE /api/sessions/{id}
+ * The session travels in the session cookie; unsafe requests carry the CSRF
+ * token (from the csrftoken cookie) in X-CSRFToken. Errors are the API's
+ * {code, message}. No inline script anywhere: the page's data-* attributes
+ * carry the configuration.
+ */
+(function () {
+  "use strict";
+
+  var root = document.querySelector("[data-upload-page]");
+  if (!root) return;
+  var cfg = root.dataset;
+
+  var el = {
+    input: document.getElementById("file-input"),
+    dropzone: document.getElementById("dropzone"),
+    list: document.getElementById("file-list"),
+    count: document.getElementById("file-count"),
+    empty: document.getElementById("empty-note"),
+    template: document.getElementById("file-row-template"),
+    steps: document.getElementById("steps"),
+    status: document.getElementById("status"),
+    sessionError: document.getElementById("session-error"),
+    pageAlert: document.getElementById("page-alert"),
+    process: document.getElementById("process-button"),
+    dashboard: document.getElementById("dashboard-link"),
+    reset: document.getElementById("reset-button")
+  };
+
+  var state = {
+    sessionId: cfg.sessionId || null,
+    status: cfg.status || "",
+    fileCount: el.list.querySelectorAll(".file[data-file-id]").length,
+    queue: [],
+    uploading: false,
+    current: "", // name of the file being uploaded
+    uploadsDone: 0, // uploads finished in this batch
+    processRequest: false, // POST /api/process in flight
+    watching: false, // this page saw "processing": open the dashboard when done
+    pollTimer: null,
+    polls: 0
+  };
+
+  var maxFileSize = parseInt(cfg.maxFileSize, 10) || 0;
+  var POLL_FAST = 400;
+  var POLL_SLOW = 1500;
+
+  var TITLES = {
+    file_too_large: "File too large",
+    too_many_files: "Too many files",
+    request_too_large: "Upload too large",
+    empty_file: "Empty file",
+    invalid: "Upload refused",
+    malformed_request: "Upload refused",
+    bad_request: "Upload refused",
+    unsupported_media_type: "Upload refused",
+    csrf_failed: "Security check failed",
+    session_not_found: "Session expired",
+    already_processing: "Already processing",
+    nothing_to_process: "Nothing to process",
+    conflict: "Busy",
+    storage_unavailable: "Storage unavailable",
+    processing_error: "Processing failed",
+    internal_error: "Server error",
+    all_files_failed: "Processing failed",
+    not_csv: "Not a CSV file",
+    undecodable: "Unreadable text encoding",
+    too_many_columns: "Too many columns",
+    parse_error: "Could not be read as CSV",
+    out_of_memory: "Too large to profile",
+    not_found: "File missing",
+    network: "Network error",
+    aborted: "Upload cancelled"
+  };
+
+  // ------------------------------------------------------------ helpers
+
+  function url(template, id) {
+    return template.replace("SESSION_ID", encodeURIComponent(id));
+  }
+
+  /* Django's filesizeformat, so sizes read the same as the server's. */
+  function formatBytes(n) {
+    if (n < 1024) return n + (n === 1 ? "\u00a0byte" : "\u00a0bytes");
+    var units = ["KB", "MB", "GB", "TB", "PB"];
+    var value = n / 1024;
+    var i = 0;
+    while (value >= 1024 && i < units.length - 1) {
+      value /= 1024;
+      i += 1;
+    }
+    return value.toFixed(1) + "\u00a0" + units[i];
+  }
+
+  function plural(n, word) {
+    return n + " " + word + (n === 1 ? "" : "s");
+  }
+
+  function csrfToken() {
+    var name = (cfg.csrfCookie || "csrftoken") + "=";
+    var parts = document.cookie ? document.cookie.split(";") : [];
+    for (var i = 0; i < parts.length; i += 1) {
+      var part = parts[i].trim();
+      if (part.indexOf(name) === 0) return decodeURIComponent(part.slice(name.length));
+    }
+    return "";
+  }
+
+  function toError(data, status) {
+    if (data && typeof data.code === "string") {
+      return { code: data.code, message: String(data.message || ""), status: status };
+    }
+    if (status === 413) {
+      return { code: "file_too_large", message: "The server refused the upload as too large.", status: status };
+    }
+    if (status === 0) {
+      return {
+        code: "network",
+        message: "The server could not be reached. Check your connection and try again.",
+        status: 0
+      };
+    }
+    return { code: "http_" + status, message: "The server answered with status " + status + ".", status: status };
+  }
+
+  function titleOf(error) {
+    return TITLES[error.code] || "Error";
+  }
+
+  /* A JSON request to the API: resolves to {ok, status, data} or {ok: false, error}. */
+  function api(method, target, body) {
+    var init = {
+      method: method,
+      credentials: "same-origin",
+      headers: { Accept: "application/json", "X-CSRFToken": csrfToken() }
+    };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    return fetch(target, init).then(
+      function (response) {
+        if (response.status === 204) return { ok: true, status: 204, data: null };
+        return response.json().then(
+          function (data) {
+            return response.ok
+              ? { ok: true, status: response.status, data: data }
+              : { ok: false, status: response.status, error: toError(data, response.status) };
+          },
+          function () {
+            return { ok: false, status: response.status, error: toError(null, response.status) };
+          }
+        );
+      },
+      function () {
+        return { ok: false, status: 0, error: toError(null, 0) };
+      }
+    );
+  }
+
+  // ------------------------------------------------------------ alerts
+
+  function showPageAlert(title, message, linkHome) {
+    el.pageAlert.querySelector(".alert-title").textContent = title;
+    el.pageAlert.querySelector(".alert-message").textContent = message;
+    el.pageAlert.querySelector(".alert-link").hidden = !linkHome;
+    el.pageAlert.className = "alert " + (linkHome ? "alert-warning" : "alert-error");
+    el.pageAlert.hidden = false;
+  }
+
+  function hidePageAlert() {
+    el.pageAlert.hidden = true;
+  }
+
+  function sessionExpired() {
+    stopPolling();
+    state.sessionId = null;
+    state.watching = false;
+    state.fileCount = 0;
+    var rows = el.list.querySelectorAll(".file[data-file-id]");
+    for (var i = 0; i < rows.length; i += 1) rows[i].remove();
+    setStatus("");
+    showPageAlert(
+      "Your session has expired.",
+      "Its files and analytics are gone. Upload the files again to start a new session.",
+      true
+    );
+    updateControls();
+  }
+
+  // ------------------------------------------------------------ file rows
+
+  function newRow(file) {
+    var row = el.template.content.firstElementChild.cloneNode(true);
+    row.querySelector(".file-name").textContent = file.name;
+    row.querySelector(".file-name").title = file.name;
+    row.querySelector(".file-size").textContent = formatBytes(file.size);
+    row.querySelector(".file-progress").setAttribute("aria-label", "Upload progress of " + file.name);
+    row.querySelector(".file-bytes").textContent = formatBytes(0) + " of " + formatBytes(file.size);
+    el.list.appendChild(row);
+    el.empty.hidden = true;
+    return row;
+  }
+
+  function setRowState(row, rowState, badge) {
+    row.dataset.state = rowState;
+    row.querySelector(".file-badge").textContent = badge;
+  }
+
+  function setRowError(row, error) {
+    var message = row.querySelector(".file-message");
+    if (!error) {
+      message.hidden = true;
+      message.textContent = "";
+      return;
+    }
+    message.textContent = "";
+    var title = document.createElement("strong");
+    title.className = "file-message-title";
+    title.textContent = titleOf(error) + ".";
+    var text = document.createElement("span");
+    text.className = "file-message-text";
+    text.textContent = " " + error.message;
+    message.appendChild(title);
+    message.appendChild(text);
+    message.dataset.code = error.code;
+    message.hidden = false;
+  }
+
+  function setProgress(item, fraction) {
+    var pct = Math.max(0, Math.min(100, Math.floor(fraction * 100)));
+    var loaded = fraction >= 1 ? item.file.size : Math.round(fraction * item.file.size);
+    item.progress.value = pct;
+    item.progress.textContent = pct + "%";
+    item.bytes.textContent = formatBytes(loaded) + " of " + formatBytes(item.file.size);
+    item.bytes.dataset.loaded = String(loaded);
+    item.bytes.dataset.total = String(item.file.size);
+    item.percent.textContent = pct + "%";
+  }
+
+  /* Rows of the session's files, from a session document of the API. */
+  function syncFiles(doc) {
+    state.fileCount = doc.files.length;
+    el.count.textContent = String(doc.files.length);
+    doc.files.forEach(function (file) {
+      var row = el.list.querySelector('.file[data-file-id="' + file.id + '"]');
+      if (!row) {
+        row = newRow({ name: file.name, size: file.size });
+        row.dataset.fileId = file.id;
+        row.querySelector(".file-progress-wrap").hidden = true;
+      }
+      if (file.error) {
+        setRowState(row, "error", "Not profiled");
+        setRowError(row, file.error);
+      } else if (doc.status === "completed") {
+        setRowState(row, "profiled", "Profiled");
+        setRowError(row, null);
+      } else if (doc.status === "processing") {
+        setRowState(row, "uploaded", "Processing");
+        setRowError(row, null);
+      } else {
+        setRowState(row, "uploaded", "Uploaded");
+        setRowError(row, null);
+      }
+    });
+  }
+
+  // ------------------------------------------------------------ status
+
+  function statusText(status) {
+    var files = plural(state.fileCount, "file");
+    if (state.current) {
+      var total = state.uploadsDone + state.queue.length + 1;
+      return "Uploading " + state.current + " (" + (state.uploadsDone + 1) + " of " + total + ")…";
+    }
+    switch (status) {
+      case "uploaded":
+        return files + " uploaded and ready to process.";
+      case "processing":
+        return "Processing " + files + "…";
+      case "completed":
+        return state.watching ? "Completed. Opening the dashboard…" : "Completed. The dashboard is ready.";
+      case "failed":
+        return "Processing failed. Add other files and process again, or start over.";
+      default:
+        return "Add CSV files to begin.";
+    }
+  }
+
+  function setStatus(status) {
+    state.status = status;
+    el.steps.dataset.status = status;
+    el.status.dataset.status = status;
+    el.status.textContent = statusText(status);
+    root.dataset.status = status;
+  }
+
+  function applySession(doc) {
+    state.sessionId = doc.id;
+    root.dataset.sessionId = doc.id;
+    syncFiles(doc);
+    setStatus(doc.status);
+    if (doc.status === "failed" && doc.error) {
+      el.sessionError.querySelector(".alert-message").textContent = doc.error.message;
+      el.sessionError.hidden = false;
+    } else {
+      el.sessionError.hidden = true;
+    }
+    el.dashboard.href = url(cfg.urlDashboard, doc.id);
+    el.dashboard.hidden = !(doc.status === "completed" && doc.analyticsUrl);
+    updateControls();
+  }
+
+  function updateControls() {
+    var busy = state.uploading || state.queue.length > 0 || state.status === "processing" || state.processRequest;
+    var canProcess = state.sessionId && state.fileCount > 0 && (state.status === "uploaded" || state.status === "failed");
+    el.process.disabled = !canProcess || busy;
+    el.process.hidden = state.status === "completed" && !busy;
+    el.process.classList.toggle("is-busy", state.status === "processing" || state.processRequest);
+    el.process.textContent = state.status === "failed" ? "Process again" : "Process files";
+    el.input.disabled = state.status === "processing" || state.processRequest;
+    el.reset.hidden = !state.sessionId;
+    el.reset.disabled = busy;
+    el.empty.hidden = el.list.children.length > 0;
+  }
+
+  function finish(doc) {
+    if (doc.status === "completed") {
+      var target = url(cfg.urlDashboard, doc.id);
+      if (state.watching) {
+        setStatus("completed");
+        window.setTimeout(function () {
+          window.location.assign(target);
+        }, 700);
+      }
+    } else if (doc.status === "failed") {
+      state.watching = false;
+      el.sessionError.focus();
+    }
+  }
+
+  // ------------------------------------------------------------ polling
+
+  function stopPolling() {
+    if (state.pollTimer) window.clearTimeout(state.pollTimer);
+    state.pollTimer = null;
+  }
+
+  function startPolling() {
+    stopPolling();
+    state.polls = 0;
+    state.pollTimer = window.setTimeout(poll, POLL_FAST);
+  }
+
+  function poll() {
+    state.polls += 1;
+    api("GET", url(cfg.urlSession, state.sessionId)).then(function (result) {
+      if (!state.pollTimer) return; // stopped meanwhile
+      if (!result.ok) {
+        if (result.error.code === "session_not_found") return sessionExpired();
+        if (!state.processRequest) {
+          stopPolling();
+          showPageAlert(titleOf(result.error), result.error.message, false);
+          updateControls();
+          return;
+        }
+      } else if (state.processRequest) {
+        // Our POST decides the outcome; meanwhile only show that it is running
+        // (a poll can still see the previous run's "failed").
+        if (result.data.status === "processing") applySession(result.data);
+      } else {
+        applySession(result.data);
+        if (result.data.status === "processing") state.watching = true;
+        if (result.data.status === "completed" || result.data.status === "failed") {
+          stopPolling();
+          finish(result.data);
+          return;
+        }
+      }
+      state.pollTimer = window.setTimeout(poll, state.polls < 25 ? POLL_FAST : POLL_SLOW);
+    });
+  }
+
+  // ------------------------------------------------------------ process
+
+  function processFiles() {
+    if (!state.sessionId || el.process.disabled) return;
+    hidePageAlert();
+    el.sessionError.hidden = true;
+    state.processRequest = true;
+    state.watching = true;
+    setStatus("processing"); // the server's first step; the polls confirm it
+    syncRowsProcessing();
+    updateControls();
+    startPolling();
+    api("POST", cfg.urlProcess, {}).then(function (result) {
+      state.processRequest = false;
+      if (result.ok) {
+        stopPolling();
+        applySession(result.data);
+        finish(result.data);
+        return;
+      }
+      var error = result.error;
+      switch (error.code) {
+        case "session_not_found":
+          sessionExpired();
+          return;
+        case "already_processing": // another tab or client runs it: follow it
+        case "network": // the request may have timed out in a proxy: keep polling
+          updateControls();
+          return;
+        default:
+          // processing_error, nothing_to_process, csrf_failed, storage_unavailable...
+          stopPolling();
+          if (error.code !== "processing_error") showPageAlert(titleOf(error), error.message, false);
+          refresh().then(function () {
+            if (error.code === "processing_error" && el.sessionError.hidden) {
+              el.sessionError.querySelector(".alert-message").textContent = error.message;
+              el.sessionError.hidden = false;
+            }
+          });
+      }
+    });
+  }
+
+  function syncRowsProcessing() {
+    var rows = el.list.querySelectorAll(".file[data-file-id]");
+    for (var i = 0; i < rows.length; i += 1) {
+      setRowState(rows[i], "uploaded", "Processing");
+      setRowError(rows[i], null);
+    }
+  }
+
+  function refresh() {
+    if (!state.sessionId) return Promise.resolve();
+    return api("GET", url(cfg.urlSession, state.sessionId)).then(function (result) {
+      if (result.ok) {
+        applySession(result.data);
+        if (result.data.status === "completed") finish(result.data);
+      } else if (result.error.code === "session_not_found") {
+        sessionExpired();
+      } else {
+        updateControls();
+      }
+    });
+  }
+
+  // ------------------------------------------------------------ upload
+
+  function uploadOne(item) {
+    return new Promise(function (resolve) {
+      var xhr = new XMLHttpRequest();
+      var form = new FormData();
+      form.append("files", item.file, item.file.name);
+      xhr.open("POST", cfg.urlUpload);
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.setRequestHeader("X-CSRFToken", csrfToken());
+      xhr.responseType = "json";
+      xhr.upload.addEventListener("progress", function (event) {
+        if (event.lengthComputable && event.total > 0) setProgress(item, event.loaded / event.total);
+      });
+      xhr.upload.addEventListener("load", function () {
+        setProgress(item, 1);
+        setRowState(item.row, "uploading", "Saving…");
+      });
+      xhr.addEventListener("load", function () {
+        if (xhr.status === 201 && xhr.response) resolve({ ok: true, data: xhr.response });
+        else resolve({ ok: false, error: toError(xhr.response, xhr.status) });
+      });
+      xhr.addEventListener("error", function () {
+        resolve({ ok: false, error: toError(null, 0) });
+      });
+      xhr.addEventListener("abort", function () {
+        resolve({ ok: false, error: { code: "aborted", message: "The upload was cancelled." } });
+      });
+      setRowState(item.row, "uploading", "Uploading");
+      xhr.send(form);
+    });
+  }
+
+  function knownIds() {
+    var ids = {};
+    var rows = el.list.querySelectorAll(".file[data-file-id]");
+    for (var i = 0; i < rows.length; i += 1) ids[rows[i].dataset.fileId] = true;
+    return ids;
+  }
+
+  /* Uploads run one after the other: the first creates the session (and its
+   * cookie), the next ones add to it. */
+  function pump() {
+    if (state.uploading) return;
+    var item = state.queue.shift();
+    if (!item) {
+      setStatus(state.status);
+      updateControls();
+      return;
+    }
+    state.uploading = true;
+    state.current = item.file.name;
+    setStatus(state.status);
+    updateControls();
+    var before = knownIds();
+    uploadOne(item).then(function (result) {
+      state.uploading = false;
+      state.current = "";
+      state.uploadsDone = state.queue.length ? state.uploadsDone + 1 : 0;
+      if (result.ok) {
+        var added = result.data.files.filter(function (f) {
+          return !before[f.id];
+        })[0];
+        if (added) item.row.dataset.fileId = added.id;
+        item.row.querySelector(".file-progress-wrap").hidden = false;
+        applySession(result.data);
+        setRowState(item.row, "uploaded", "Uploaded");
+      } else {
+        setRowState(item.row, "failed", "Failed");
+        setRowError(item.row, result.error);
+        if (result.error.code === "csrf_failed") {
+          showPageAlert(titleOf(result.error), result.error.message + " Reload the page and try again.", false);
+        }
+      }
+      pump();
+    });
+  }
+
+  function addFiles(fileList) {
+    if (el.input.disabled) return;
+    hidePageAlert();
+    var files = Array.prototype.slice.call(fileList || []);
+    files.forEach(function (file) {
+      var row = newRow(file);
+      var item = {
+        file: file,
+        row: row,
+        progress: row.querySelector(".file-progress"),
+        bytes: row.querySelector(".file-bytes"),
+        percent: row.querySelector(".file-percent")
+      };
+      if (maxFileSize && file.size > maxFileSize) {
+        // The API would answer 413 file_too_large, but only after the whole
+        // file had crossed the network: say it now, in the API's words.
+        setRowState(row, "failed", "Too large");
+        row.querySelector(".file-progress-wrap").hidden = true;
+        setRowError(row, {
+          code: "file_too_large",
+          message:
+            "'" + file.name + "' is " + formatBytes(file.size) + "; the largest accepted file is " +
+            formatBytes(maxFileSize) + " (UPLOADS_MAX_FILE_SIZE)."
+        });
+        return;
+      }
+      state.queue.push(item);
+    });
+    el.input.value = "";
+    updateControls();
+    pump();
+  }
+
+  // ------------------------------------------------------------ start over
+
+  function startOver() {
+    if (!state.sessionId) return;
+    if (!window.confirm("Delete this session's files and analytics, and start over?")) return;
+    api("DELETE", url(cfg.urlSession, state.sessionId)).then(function (result) {
+      if (result.ok || result.error.code === "session_not_found") {
+        window.location.assign(cfg.urlHome);
+      } else {
+        showPageAlert(titleOf(result.error), result.error.message, false);
+      }
+    });
+  }
+
+  // ------------------------------------------------------------ wiring
+
+  el.input.addEventListener("change", function () {
+    addFiles(el.input.files);
+  });
+
+  ["dragenter", "dragover"].forEach(function (type) {
+    el.dropzone.addEventListener(type, function (event) {
+      event.preventDefault();
+      if (event.dataTransfer) event.dataTransfer.dropEffect = el.input.disabled ? "none" : "copy";
+      el.dropzone.classList.add("is-dragover");
+    });
+  });
+  ["dragleave", "dragend"].forEach(function (type) {
+    el.dropzone.addEventListener(type, function () {
+      el.dropzone.classList.remove("is-dragover");
+    });
+  });
+  el.dropzone.addEventListener("drop", function (event) {
+    event.preventDefault();
+    el.dropzone.classList.remove("is-dragover");
+    if (event.dataTransfer) addFiles(event.dataTransfer.files);
+  });
+  // A file dropped next to the zone must not replace the page with the file.
+  window.addEventListener("dragover", function (event) {
+    event.preventDefault();
+  });
+  window.addEventListener("drop", function (event) {
+    event.preventDefault();
+  });
+
+  el.process.addEventListener("click", processFiles);
+  el.reset.addEventListener("click", startOver);
+
+  updateControls();
+  if (state.status === "processing" && state.sessionId) {
+    state.watching = true; // processing in another tab or before a reload
+    startPolling();
+  }
+})();
