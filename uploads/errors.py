@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from sessions_blob.exceptions import StorageUnavailable
+from sessions_blob.middleware import RETRY_AFTER
 
 logger = logging.getLogger("uploads")
 
@@ -53,6 +54,8 @@ CODES: dict[str, int] = {
     "storage_unavailable": 503,
     "queue_unavailable": 503,
 }
+
+STORAGE_UNAVAILABLE_MESSAGE = "The storage is unavailable; try again later."
 
 #: Codes recorded in a session document (``error`` of the session or of a file),
 #: never answered as an HTTP error: the profiler's codes and the session's own.
@@ -138,8 +141,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         return error_response("bad_request", str(exc) or "Bad request.", 400)
     if isinstance(exc, StorageUnavailable):
         logger.error("Storage unavailable: %s", exc)
-        return error_response(
-            "storage_unavailable", "The storage is unavailable; try again later.", 503
+        response = error_response(
+            "storage_unavailable", STORAGE_UNAVAILABLE_MESSAGE, 503
         )
+        response["Retry-After"] = str(RETRY_AFTER)
+        return response
     logger.exception("Unexpected error in %s", type(context.get("view")).__name__)
     return error_response("internal_error", "An unexpected error occurred.", 500)

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from botocore.config import Config
 from django.conf import settings as django_settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from sessions_blob.backends.storage import SessionStore
@@ -240,14 +241,17 @@ def test_write_whose_answer_is_lost_is_retried_safely(
 def test_outage_fails_the_request_without_a_new_cookie(
     proxy: FaultProxy, bucket: str, fault: str
 ) -> None:
-    """A load or save that fails answers 500 and leaves the cookie alone:
+    """A load or save that fails answers 503 and leaves the cookie alone:
     no new empty session, no deleted cookie, nothing that logs the user out."""
     client = Client(raise_request_exception=False)
     assert client.get("/increment").json() == {"count": 1}
     cookie = client.cookies[django_settings.SESSION_COOKIE_NAME].value
     getattr(proxy, fault)()  # drop_write fails the save, the others the load
     response = client.get("/increment")
-    assert response.status_code == 500
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response["Cache-Control"] == "no-store"
+    assert b"Storage is unavailable" in response.content  # the site's 503.html
     assert django_settings.SESSION_COOKIE_NAME not in response.cookies
     proxy.passthrough()
     assert client.cookies[django_settings.SESSION_COOKIE_NAME].value == cookie
@@ -267,9 +271,52 @@ def test_outage_under_the_cached_tier_does_not_poison_the_cache(
     proxy.refuse()
     assert client.get("/read").json() == {"count": 1}  # from the cache
     response = client.get("/increment")
-    assert response.status_code == 500
+    assert response.status_code == 503
     assert django_settings.SESSION_COOKIE_NAME not in response.cookies
     proxy.passthrough()
     assert client.get("/read").json() == {"count": 1}
     assert client.get("/increment").json() == {"count": 2}
     assert proxy.outcomes().count("passed") >= 1
+
+
+def test_outage_answers_the_api_with_a_json_503_and_pages_with_a_page(
+    proxy: FaultProxy, bucket: str, s3: S3Endpoint
+) -> None:
+    """The uploads API's error shape, whether the view's load failed or the
+    middleware's save; the site's pages show their 503 page."""
+    client = Client(raise_request_exception=False)
+    made = client.post("/api/upload", {"files": [_csv("a.csv")]})
+    assert made.status_code == 201
+    session_id = made.json()["id"]
+    before = raw(s3, bucket, session_id)
+
+    proxy.refuse()
+    loading = client.get(f"/api/sessions/{session_id}")  # load in the view
+    assert loading.status_code == 503
+    assert loading.json() == {
+        "code": "storage_unavailable",
+        "message": "The storage is unavailable; try again later.",
+    }
+    assert loading["Retry-After"] == "5"
+    page = client.get("/")  # the page loads the cookie's session
+    assert page.status_code == 503
+    assert b"Storage is unavailable" in page.content
+
+    proxy.http_error()  # until told otherwise
+    creating = Client(raise_request_exception=False).post(
+        "/api/upload", {"files": [_csv("b.csv")]}
+    )  # a new session, saved by the middleware
+    assert creating.status_code == 503
+    assert creating.json()["code"] == "storage_unavailable"
+    assert django_settings.SESSION_COOKIE_NAME not in creating.cookies
+
+    proxy.passthrough()
+    assert raw(s3, bucket, session_id) == before
+    assert session_objects(s3, bucket) == 1
+    again = client.get(f"/api/sessions/{session_id}")
+    assert again.status_code == 200
+    assert [f["name"] for f in again.json()["files"]] == ["a.csv"]
+
+
+def _csv(name: str) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, b"a,b\n1,2\n", content_type="text/csv")

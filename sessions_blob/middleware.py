@@ -1,0 +1,77 @@
+"""Django's SessionMiddleware, answering 503 while the session storage is down.
+
+With Django's own middleware a failed session load or save is an unhandled
+exception, so the client gets a 500 as if the site were broken. Here the
+engine's ``StorageUnavailable`` becomes ``503 Service Unavailable`` (rendered
+from a ``503.html`` template when the project has one): the client may retry,
+and nothing was saved over the stored session.
+
+Use it in place of ``django.contrib.sessions.middleware.SessionMiddleware``;
+override ``storage_unavailable_response()`` to answer in another format.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib.sessions.middleware import (
+    SessionMiddleware as DjangoSessionMiddleware,
+)
+from django.http import HttpRequest, HttpResponse
+from django.template import TemplateDoesNotExist
+from django.template.loader import render_to_string
+
+from sessions_blob.exceptions import StorageUnavailable
+
+logger = logging.getLogger("sessions_blob")
+
+#: Seconds a client is asked to wait before trying again.
+RETRY_AFTER = 5
+
+_PLAIN_BODY = "<h1>Service unavailable</h1><p>Please try again in a moment.</p>"
+
+
+class SessionMiddleware(DjangoSessionMiddleware):
+    def process_response(
+        self, request: HttpRequest, response: HttpResponse
+    ) -> HttpResponse:
+        try:
+            return super().process_response(request, response)
+        except StorageUnavailable as exc:  # the save failed
+            return self._unavailable(request, exc)
+
+    def process_exception(
+        self, request: HttpRequest, exception: Exception
+    ) -> HttpResponse | None:
+        if isinstance(exception, StorageUnavailable):  # a view's load failed
+            return self._unavailable(request, exception)
+        return None
+
+    def storage_unavailable_response(
+        self, request: HttpRequest, exc: StorageUnavailable
+    ) -> HttpResponse:
+        """The answer while the storage is down; ``503.html`` if there is one.
+
+        Rendered without the request: context processors would touch
+        ``request.user`` and so the session that cannot be loaded.
+        """
+        try:
+            body = render_to_string("503.html")
+        except TemplateDoesNotExist:
+            body = _PLAIN_BODY
+        return HttpResponse(body, status=503)
+
+    def _unavailable(
+        self, request: HttpRequest, exc: StorageUnavailable
+    ) -> HttpResponse:
+        logger.error(
+            "Session storage unavailable during %s %s: %s",
+            request.method,
+            request.path,
+            exc,
+        )
+        response = self.storage_unavailable_response(request, exc)
+        response["Retry-After"] = str(RETRY_AFTER)
+        # Never cached: the next try may well succeed.
+        response["Cache-Control"] = "no-store"
+        return response
