@@ -3,7 +3,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from tests.support.faultproxy import FaultProxy
 from tests.support.servers import moto_server
 
 S3_CREDENTIALS = {"access_key": "testing", "secret_key": "testing"}
@@ -55,6 +56,10 @@ class S3Endpoint:
             },
         }
 
+    def via(self, url: str) -> S3Endpoint:
+        """The same store reached through another address (a proxy)."""
+        return replace(self, url=url)
+
     def env(self, bucket: str) -> dict[str, str]:
         """Environment variables that point the project at this bucket."""
         return {
@@ -81,6 +86,13 @@ def s3(server_logs: Path) -> Iterator[S3Endpoint]:
 @pytest.fixture(scope="session")
 def s3_bucket(s3: S3Endpoint) -> str:
     return s3.new_bucket()
+
+
+@pytest.fixture
+def proxy(s3: S3Endpoint) -> Iterator[FaultProxy]:
+    """A fault-injecting proxy in front of moto (``s3.via(proxy.url)``)."""
+    with FaultProxy(s3.url) as proxy:
+        yield proxy
 
 
 @pytest.fixture(scope="session")

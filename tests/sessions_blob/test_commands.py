@@ -38,6 +38,7 @@ from tests.sessions_blob.test_admin import (
     tamper,
     upload_exists,
 )
+from tests.support.faultproxy import FaultProxy
 
 pytestmark = pytest.mark.django_db
 LOCAL_AND_S3 = pytest.mark.parametrize("tier", ["filesystem", "s3"], indirect=True)
@@ -441,6 +442,25 @@ def test_doctor_on_moto(tier: Tier, settings: Any) -> None:
     assert code == 3 and found["public bucket"]["level"] == "error"
     ids = {m.id for m in run_checks(include_deployment_checks=True)}
     assert "sessions_blob.E104" in ids
+
+
+@pytest.mark.parametrize("tier", ["s3"], indirect=True)
+def test_doctor_on_a_store_that_answers_403_for_missing_keys(
+    tier: Tier, settings: Any, proxy: FaultProxy
+) -> None:
+    """AWS S3 without s3:ListBucket, imitated by the proxy in front of moto."""
+    assert tier.s3 is not None
+    bucket = tier.s3.new_bucket()
+    behind_proxy = tier.s3.via(proxy.url)
+    settings.STORAGES = {**settings.STORAGES, "sessions": behind_proxy.storage(bucket)}
+    proxy.forbid_missing()
+    code, found = findings()
+    assert code == 3
+    finding = found["missing keys"]
+    assert finding["level"] == "warning" and "403 Forbidden" in finding["title"]
+    assert f"s3:ListBucket on arn:aws:s3:::{bucket}" in finding["fix"]
+    assert "forbidden" in proxy.outcomes()
+    assert found["conditional writes"]["level"] == "ok"
 
 
 @pytest.mark.parametrize("tier", ["swift"], indirect=True)

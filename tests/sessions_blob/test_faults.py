@@ -11,12 +11,12 @@ proxy.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.config import Config
 from django.conf import settings as django_settings
+from django.contrib.sessions.backends.base import UpdateError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
@@ -39,19 +39,11 @@ CLIENT_CONFIG = Config(
 
 
 @pytest.fixture
-def proxy(s3: S3Endpoint) -> Iterator[FaultProxy]:
-    with FaultProxy(s3.url) as proxy:
-        yield proxy
-
-
-@pytest.fixture
 def bucket(settings: Any, s3: S3Endpoint, s3_bucket: str, proxy: FaultProxy) -> str:
-    behind_proxy = S3Endpoint(
-        url=proxy.url, access_key=s3.access_key, secret_key=s3.secret_key
-    )
+    """The sessions storage, reached through the proxy."""
     settings.STORAGES = {
         **settings.STORAGES,
-        "sessions": behind_proxy.storage(s3_bucket, client_config=CLIENT_CONFIG),
+        "sessions": s3.via(proxy.url).storage(s3_bucket, client_config=CLIENT_CONFIG),
     }
     return s3_bucket
 
@@ -165,6 +157,37 @@ def test_errors_that_persist_change_nothing_stored(
     proxy.passthrough()
     loaded.save()  # the same request, retried once storage is back
     assert dict(SessionStore(key).items()) == {"a": 1, "b": 2}
+
+
+# -- 403 for a missing key ------------------------------------------------------
+
+
+def test_forbidden_missing_key_is_a_missing_session(
+    proxy: FaultProxy, bucket: str, s3: S3Endpoint, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without s3:ListBucket, AWS answers 403 for a missing key: the engine
+    takes it as missing (saying so once) and still never resurrects a
+    session deleted meanwhile."""
+    caplog.set_level("WARNING", logger="sessions_blob")
+    key = new_session(a=1)
+    loaded = SessionStore(key)
+    loaded["b"] = 2
+    assert loaded["a"] == 1
+    proxy.forbid_missing()
+
+    unknown = SessionStore("z" * 32)
+    assert unknown.load() == {}
+    assert unknown.session_key is None
+    assert not SessionStore().exists("y" * 32)
+    assert proxy.outcomes().count("forbidden") == 2
+    warnings = [r.getMessage() for r in caplog.records if "403" in r.getMessage()]
+    assert len(warnings) == 1 and "s3:ListBucket" in warnings[0]
+
+    assert dict(SessionStore(key).items()) == {"a": 1}  # live ones still load
+    SessionStore(key).delete()
+    with pytest.raises(UpdateError):
+        loaded.save()
+    assert raw(s3, bucket, key) is None
 
 
 # -- writes cut short -------------------------------------------------------------

@@ -18,6 +18,9 @@ connections alike (the proxy reads each request itself):
 - ``drop_response(count)``: for the next ``count`` PUTs, forward the whole
   request, then reset the client's connection instead of relaying the answer:
   the write happened, but the client cannot know.
+- ``forbid_missing()``: forward everything, but answer a GET or HEAD that the
+  server answered 404 with ``403 AccessDenied``, as AWS S3 does for a missing
+  key when the caller lacks ``s3:ListBucket``.
 
 ``requests`` records each request seen as ``(method, path, outcome)``.
 Standard library only; one thread per connection.
@@ -34,14 +37,14 @@ from dataclasses import dataclass
 from types import TracebackType
 from urllib.parse import urlsplit
 
-_REASONS = {500: "Internal Server Error", 503: "Slow Down"}
+_REASONS = {403: "Forbidden", 500: "Internal Server Error", 503: "Slow Down"}
 
 
 @dataclass(frozen=True)
 class Seen:
     method: str
     path: str
-    outcome: str  # "passed", "slow", "error 503", "dropped", "answer lost"
+    outcome: str  # "passed", "slow", "error 503", "dropped", "answer lost", "forbidden"
 
 
 class _Closed(Exception):
@@ -216,6 +219,10 @@ class FaultProxy:
         with self._lock:
             self._mode, self._remaining = "drop_response", count
 
+    def forbid_missing(self) -> None:
+        with self._lock:
+            self._mode, self._remaining = "forbid_missing", None
+
     def outcomes(self) -> list[str]:
         return [seen.outcome for seen in self.requests]
 
@@ -258,8 +265,9 @@ class FaultProxy:
                 self._connections.add(client)
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
-    def _decide(self, method: str, path: str) -> str:
-        """The fault for this request (counting it down) and its log entry."""
+    def _decide(self, method: str, path: str) -> tuple[str, int]:
+        """The fault for this request (counting it down) and its log entry's
+        index in ``requests``."""
         with self._lock:
             mode = self._mode
             if mode in {"drop_write", "drop_response"} and method != "PUT":
@@ -276,18 +284,22 @@ class FaultProxy:
                 "error": f"error {self._status}",
                 "drop_write": "dropped",
                 "drop_response": "answer lost",
+                "forbid_missing": "passed",
             }[mode]
             self.requests.append(Seen(method, path, outcome))
-            return mode
+            return mode, len(self.requests) - 1
 
-    def _error_response(self) -> bytes:
-        body = error_body(self._code, "Injected by the fault proxy.")
-        reason = _REASONS.get(self._status, "Error")
+    def _error_response(
+        self, status: int | None = None, code: str | None = None, head: bool = False
+    ) -> bytes:
+        status, code = status or self._status, code or self._code
+        body = error_body(code, "Injected by the fault proxy.")
+        reason = _REASONS.get(status, "Error")
         return (
-            f"HTTP/1.1 {self._status} {reason}\r\n"
+            f"HTTP/1.1 {status} {reason}\r\n"
             "Content-Type: application/xml\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-        ).encode() + body
+        ).encode() + (b"" if head else body)
 
     def _serve(self, client: socket.socket) -> None:
         upstream: socket.socket | None = None
@@ -300,7 +312,7 @@ class FaultProxy:
                 request_line, fields = _headers(head)
                 method, path = request_line.split(" ")[:2]
                 expect = fields.get("expect", "").lower() == "100-continue"
-                mode = self._decide(method, path)
+                mode, seen = self._decide(method, path)
                 if mode == "slow":
                     self._stopped.wait(self._delay)
                     return
@@ -340,6 +352,14 @@ class FaultProxy:
                     payload = from_upstream.rest()
                 if mode == "drop_response":
                     abort = True
+                    return
+                if mode == "forbid_missing" and status == 404 and method != "PUT":
+                    with self._lock:
+                        self.requests[seen] = Seen(method, path, "forbidden")
+                    forbidden = self._error_response(
+                        403, "AccessDenied", head=method == "HEAD"
+                    )
+                    client.sendall(forbidden)
                     return
                 client.sendall(response + payload)
                 if "close" in (
