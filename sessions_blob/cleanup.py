@@ -14,10 +14,13 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sessions_blob.conf import conf
 from sessions_blob.records import CorruptRecord, SessionRecord, object_id_from_name
 from sessions_blob.stores import ObjectInfo, ObjectStore, object_store
+
+T = TypeVar("T")
 
 logger = logging.getLogger("sessions_blob")
 
@@ -63,8 +66,9 @@ def _is_expired(store: ObjectStore, info: ObjectInfo, now: dt.datetime) -> bool:
         return False
 
 
-def _batches(items: Iterable[ObjectInfo], size: int) -> Iterator[list[ObjectInfo]]:
-    batch: list[ObjectInfo] = []
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last one shorter)."""
+    batch: list[T] = []
     for item in items:
         batch.append(item)
         if len(batch) == size:
@@ -85,7 +89,7 @@ def clear_expired_sessions(
     oldest_live = now - dt.timedelta(seconds=conf.MAX_AGE)
     result = ClearResult(dry_run=dry_run)
     with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
-        for batch in _batches(session_objects(store), conf.CLEAR_BATCH_SIZE):
+        for batch in batched(session_objects(store), conf.CLEAR_BATCH_SIZE):
             result.examined += len(batch)
             expired = [info for info in batch if info.last_modified < oldest_live]
             undecided = [info for info in batch if info.last_modified >= oldest_live]

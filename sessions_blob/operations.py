@@ -22,6 +22,7 @@ from typing import Any
 from django.core.files.storage import FileSystemStorage, Storage, storages
 
 from sessions_blob import user_index
+from sessions_blob.cleanup import batched
 from sessions_blob.conf import conf
 from sessions_blob.inspect import (
     CORRUPT,
@@ -42,17 +43,6 @@ logger = logging.getLogger("sessions_blob")
 BATCH = 1000
 
 Progress = Callable[[int, int | None], None]  # (done, total or None)
-
-
-def _batches(items: Iterable[Any], size: int = BATCH) -> Iterable[list[Any]]:
-    batch: list[Any] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 # -- upload files ---------------------------------------------------------------
@@ -181,7 +171,7 @@ def delete_sessions(oids: Iterable[str], *, dry_run: bool = False) -> DeleteResu
     """Delete these sessions (object ids) with their upload files."""
     store = object_store()
     result = DeleteResult(dry_run=dry_run)
-    for batch in _batches(dict.fromkeys(oids)):
+    for batch in batched(dict.fromkeys(oids), BATCH):
         views = read_views(batch, store=store)
         result.examined += len(batch)
         result.read += len(batch)
@@ -208,7 +198,7 @@ def delete_expired(
     at = now()
     oldest_live = at - dt.timedelta(seconds=conf.MAX_AGE)
     result = DeleteResult(dry_run=dry_run)
-    for batch in _batches(session_objects(store)):
+    for batch in batched(session_objects(store), BATCH):
         result.examined += len(batch)
         views = read_views(batch, store=store, at=at)
         result.read += len(batch)
@@ -284,7 +274,7 @@ def stats(*, progress: Progress | None = None) -> Stats:
     at = now()
     oldest_live = at - dt.timedelta(seconds=conf.MAX_AGE)
     result = Stats()
-    for batch in _batches(session_objects(store)):
+    for batch in batched(session_objects(store), BATCH):
         result.sessions += len(batch)
         for info in batch:
             result.bytes += info.size
@@ -366,7 +356,7 @@ def purge_uploads(
     referenced: set[str] = set()
     store = object_store()
     oldest_live = at - dt.timedelta(seconds=conf.MAX_AGE)
-    for batch in _batches(session_objects(store)):
+    for batch in batched(session_objects(store), BATCH):
         young = [info for info in batch if info.last_modified >= oldest_live]
         for view in read_views(young, store=store, at=at):
             result.sessions_read += 1
@@ -392,7 +382,7 @@ def purge_uploads(
         result.refused = True
         return result
     if not dry_run and orphans:
-        for batch in _batches(orphans):
+        for batch in batched(orphans, BATCH):
             adapter.delete_many(info.name for info in batch)
             result.deleted += len(batch)
         storage = uploads_storage()

@@ -11,7 +11,6 @@ while the worker works, analytics on B, delete on A.
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ import requests
 
 from sessions_blob.records import object_id
 from tests.conftest import S3Endpoint
-from tests.support.servers import django_server, manage, worker
+from tests.support.servers import django_server, manage, post_at_once, worker
 from tests.uploads.conftest import GOOD_CSV
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.s3]
@@ -144,22 +143,9 @@ def test_upload_process_read_delete_across_two_servers_and_a_worker(
         other = requests.post(
             f"{b}/api/upload", files=[("files", ("o.csv", GOOD_CSV))], timeout=30
         ).json()["id"]
-        results: list[Any] = [None, None]
-        barrier = threading.Barrier(2)
-
-        def process(i: int, server: str) -> None:
-            barrier.wait()
-            results[i] = requests.post(
-                f"{server}/api/process", json={"session_id": other}, timeout=30
-            )
-
-        threads = [
-            threading.Thread(target=process, args=(i, s)) for i, s in enumerate([a, b])
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
+        results = post_at_once(
+            [f"{a}/api/process", f"{b}/api/process"], {"session_id": other}, 30
+        )
         assert sorted(r.status_code for r in results) == [202, 409]
         assert _poll(f"{b}/api/sessions/{other}")[0]["status"] == "completed"
         assert len(_jobs(database)) == 2  # the refused call queued nothing

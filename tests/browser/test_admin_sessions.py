@@ -19,7 +19,8 @@ from playwright.sync_api import Page, expect
 
 from sessions_blob.backends.storage import SessionStore
 from sessions_blob.records import object_id
-from tests.sessions_blob.test_admin import make_session, tamper
+from tests.sessions_blob.conftest import make_session
+from tests.sessions_blob.test_admin import tamper
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from django.core.files.storage import storages
 
+from sessions_blob.backends.storage import SessionStore
 from sessions_blob.stores import ObjectStore, object_store
 from tests.conftest import S3Endpoint
 
@@ -110,3 +112,20 @@ def redis_cache(settings: Any) -> str:
     settings.SESSION_CACHE_ALIAS = "sessions"
     settings.SESSION_ENGINE = "sessions_blob.backends.cached_storage"
     return "sessions"
+
+
+def make_session(*, expired: bool = False, **data: Any) -> SessionStore:
+    """A saved session holding ``data``, expired a minute ago if asked."""
+    session = SessionStore()
+    session.update(data)
+    if expired:
+        session.set_expiry(dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
+    session.save()
+    return session
+
+
+def new_session(**data: Any) -> str:
+    """The key of a saved session holding ``data``."""
+    key = make_session(**data).session_key
+    assert key is not None
+    return key

@@ -22,7 +22,7 @@ from sessions_blob.admin import StoredSessionAdmin
 from sessions_blob.backends.storage import SessionStore
 from sessions_blob.records import SessionRecord, object_id, object_name
 from sessions_blob.stores import object_store
-from tests.sessions_blob.conftest import Tier
+from tests.sessions_blob.conftest import Tier, make_session
 
 pytestmark = [
     pytest.mark.django_db,
@@ -42,15 +42,6 @@ def iso(moment: dt.datetime) -> str:
         .isoformat(timespec="milliseconds")
         .replace("+00:00", "Z")
     )
-
-
-def make_session(*, expired: bool = False, **data: Any) -> SessionStore:
-    session = SessionStore()
-    session.update(data)
-    if expired:
-        session.set_expiry(dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
-    session.save()
-    return session
 
 
 def upload_document(

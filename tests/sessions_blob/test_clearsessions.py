@@ -41,12 +41,14 @@ def test_clearsessions_reports_and_deletes(tier: Tier) -> None:
 
 
 def test_clearsessions_for_other_engines_is_djangos(
-    settings: Any, tmp_path: Any
+    settings: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from django.contrib.sessions.backends.file import SessionStore as FileStore
 
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.file"
     settings.SESSION_FILE_PATH = str(tmp_path)
+    # Django's file engine keeps the first path it saw on the class.
+    monkeypatch.delattr(FileStore, "_storage_path", raising=False)
     session = FileStore()
     session["a"] = 1
     session.set_expiry(-1)

@@ -29,9 +29,8 @@ from sessions_blob import user_index
 from sessions_blob.backends.storage import SessionStore
 from sessions_blob.progress import Progress
 from sessions_blob.records import object_id
-from tests.sessions_blob.conftest import Tier
+from tests.sessions_blob.conftest import Tier, make_session
 from tests.sessions_blob.test_admin import (
-    make_session,
     make_upload_session,
     session_exists,
     stored_record,
@@ -49,6 +48,24 @@ def run(*args: str) -> str:
     out = StringIO()
     call_command("sessions_blob", *args, stdout=out, stderr=StringIO())
     return out.getvalue()
+
+
+def on_two_machines(*args: str) -> list[BaseException]:
+    """Run a subcommand twice at once; what either run raised."""
+    errors: list[BaseException] = []
+
+    def machine() -> None:
+        try:
+            run(*args)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=machine) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
 
 
 def exit_code(*args: str) -> tuple[int, str]:
@@ -181,20 +198,7 @@ def test_purge_uploads_refuses_while_sessions_are_unreadable(
 def test_purge_uploads_on_two_machines_at_once(tier: Tier, s3_uploads: None) -> None:
     _live, live_files = make_upload_session(files=2)
     orphans = orphan_files(6)
-    errors: list[BaseException] = []
-
-    def machine() -> None:
-        try:
-            run("purge_uploads", "--min-age", "0")
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=machine) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert on_two_machines("purge_uploads", "--min-age", "0") == []
     assert all(upload_exists(n) for n in live_files)
     assert not any(upload_exists(n) for n in orphans)
 
@@ -542,20 +546,7 @@ def test_logout_user(tier: Tier, django_user_model: Any) -> None:
 @LOCAL_AND_S3
 def test_logout_user_on_two_machines_at_once(tier: Tier) -> None:
     keys = [make_session(**{SESSION_KEY: "9", "n": n}).session_key for n in range(6)]
-    errors: list[BaseException] = []
-
-    def machine() -> None:
-        try:
-            run("logout_user", "9", "--id")
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=machine) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert on_two_machines("logout_user", "9", "--id") == []
     assert not any(session_exists(k) for k in keys)
     assert user_index.session_ids("9") == []
 

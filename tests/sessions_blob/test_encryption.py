@@ -25,7 +25,7 @@ from sessions_blob.crypto import SCHEME
 from sessions_blob.records import object_name
 from sessions_blob.stores import object_store
 from tests.conftest import S3Endpoint
-from tests.sessions_blob.conftest import Tier
+from tests.sessions_blob.conftest import Tier, new_session
 
 pytestmark = pytest.mark.django_db(databases=[])
 
@@ -40,14 +40,6 @@ def encrypted(settings: Any) -> Any:
     settings.SECRET_KEY = NEW_KEY
     settings.SECRET_KEY_FALLBACKS = []
     return settings
-
-
-def new_session(**data: Any) -> str:
-    session = SessionStore()
-    session.update(data)
-    session.save()
-    assert session.session_key is not None
-    return session.session_key
 
 
 def name(key: str) -> str:

@@ -24,6 +24,7 @@ from sessions_blob.backends.storage import SessionStore
 from sessions_blob.exceptions import StorageUnavailable
 from sessions_blob.records import object_name
 from tests.conftest import S3Endpoint
+from tests.sessions_blob.conftest import new_session
 from tests.support.faultproxy import FaultProxy
 
 pytestmark = pytest.mark.django_db(databases=[])
@@ -56,14 +57,6 @@ def raw(s3: S3Endpoint, bucket: str, key: str) -> bytes | None:
         return bytes(client.get_object(Bucket=bucket, Key=name)["Body"].read())
     except client.exceptions.NoSuchKey:
         return None
-
-
-def new_session(**data: Any) -> str:
-    session = SessionStore()
-    session.update(data)
-    session.save()
-    assert session.session_key is not None
-    return session.session_key
 
 
 def session_objects(s3: S3Endpoint, bucket: str) -> int:

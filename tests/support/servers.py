@@ -12,11 +12,15 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -167,3 +171,21 @@ def worker(
     finally:
         stop(process)
         log.close()
+
+
+def post_at_once(urls: list[str], json: dict[str, Any], timeout: float) -> list[Any]:
+    """POST ``json`` to every URL at the same moment, one thread each; the
+    answers in the order of ``urls``."""
+    answers: list[Any] = [None] * len(urls)
+    barrier = threading.Barrier(len(urls))
+
+    def post(i: int, url: str) -> None:
+        barrier.wait()
+        answers[i] = requests.post(url, json=json, timeout=timeout)
+
+    threads = [threading.Thread(target=post, args=item) for item in enumerate(urls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout + 30)
+    return answers

@@ -3,16 +3,14 @@ that share one bucket: every step may land on another instance."""
 
 from __future__ import annotations
 
-import threading
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 
 from tests.conftest import S3Endpoint
-from tests.support.servers import django_server
+from tests.support.servers import django_server, post_at_once
 from tests.uploads.conftest import GOOD_CSV
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.s3]
@@ -113,22 +111,9 @@ def test_upload_process_and_read_on_two_servers(
         other = requests.post(
             f"{a}/api/upload", files=[("files", ("o.csv", GOOD_CSV * 2000))], timeout=30
         ).json()["id"]
-        results: list[Any] = [None, None]
-        barrier = threading.Barrier(2)
-
-        def process(i: int, server: str) -> None:
-            barrier.wait()
-            results[i] = requests.post(
-                f"{server}/api/process", json={"session_id": other}, timeout=60
-            )
-
-        threads = [
-            threading.Thread(target=process, args=(i, s)) for i, s in enumerate([a, b])
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(90)
+        results = post_at_once(
+            [f"{a}/api/process", f"{b}/api/process"], {"session_id": other}, 60
+        )
         assert sorted(r.status_code for r in results) == [200, 409]
 
         # delete on B; gone on A, and from the bucket
