@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
+from django.test import Client, RequestFactory
+from django.views.defaults import server_error
 
 from analytics_site import charts
 from analytics_site.csp import POLICY
@@ -209,6 +210,14 @@ def test_unknown_pages_are_a_friendly_404(client: Client) -> None:
     response = client.get("/no/such/page")
     assert response.status_code == 404
     assert b"Page not found" in response.content
+
+
+def test_server_error_page_stands_alone(rf: RequestFactory) -> None:
+    """Django renders 500.html without a request; it still has the styles."""
+    response = server_error(rf.get("/"))
+    assert response.status_code == 500
+    assert b"Something went wrong" in response.content
+    assert b'href="/static/css/site.css"' in response.content
 
 
 def test_api_errors_stay_json(client: Client) -> None:
