@@ -33,6 +33,7 @@ system-deps:
 test: $(TEST_STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy sessions_blob uploads analytics_site
 	$(BIN)/python manage.py check --fail-level WARNING
 	$(BIN)/python manage.py makemigrations --check --dry-run -v 0
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
@@ -40,6 +41,7 @@ test: $(TEST_STAMP) system-deps
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy sessions_blob uploads analytics_site
 
 format: $(TEST_STAMP)
 	$(BIN)/ruff check --fix .

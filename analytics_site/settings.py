@@ -8,6 +8,7 @@ uploads to S3 (or any S3-compatible store) through django-storages.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from botocore.config import Config
 
@@ -99,8 +100,8 @@ S3_BUCKET = env_str("S3_BUCKET")
 STORAGE_BACKEND = env_str("STORAGE_BACKEND", "s3" if S3_BUCKET else "filesystem")
 
 
-def _s3(location: str) -> dict[str, object]:
-    options: dict[str, object] = {
+def _s3(location: str) -> dict[str, Any]:
+    options: dict[str, Any] = {
         "bucket_name": S3_BUCKET,
         "location": location,
         "default_acl": None,  # private: the bucket's own policy, never public-read
@@ -115,7 +116,7 @@ def _s3(location: str) -> dict[str, object]:
     # Bounded timeouts and retries: botocore's defaults (60 s, 5 attempts) let a
     # stalled endpoint hold a request for minutes. With client_config set,
     # django-storages ignores its own addressing_style, so it goes in here.
-    s3_config: dict[str, str] = {}
+    s3_config: Any = {}  # botocore's TypedDict wants a Literal style
     if style := env_str("S3_ADDRESSING_STYLE"):
         s3_config["addressing_style"] = style
     options["client_config"] = Config(
@@ -131,7 +132,7 @@ def _s3(location: str) -> dict[str, object]:
     return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
 
 
-def _filesystem(folder: str) -> dict[str, object]:
+def _filesystem(folder: str) -> dict[str, Any]:
     return {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {
@@ -143,7 +144,7 @@ def _filesystem(folder: str) -> dict[str, object]:
     }
 
 
-_MEMORY = {"BACKEND": "django.core.files.storage.InMemoryStorage"}
+_MEMORY: dict[str, Any] = {"BACKEND": "django.core.files.storage.InMemoryStorage"}
 STORAGE_CHOICES = {
     "filesystem": (_filesystem("sessions"), _filesystem("uploads")),
     "memory": (_MEMORY, _MEMORY),
@@ -207,7 +208,7 @@ UPLOADS_PROCESSING_MODE = env_str("UPLOADS_PROCESSING_MODE", "inline")
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # --- REST API -----------------------------------------------------------------
-REST_FRAMEWORK = {
+REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],

@@ -55,6 +55,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
         Rendered without the request: context processors would touch
         ``request.user`` and so the session that cannot be loaded.
         """
+        body: str
         try:
             body = render_to_string("503.html")
         except TemplateDoesNotExist:

@@ -456,6 +456,7 @@ def _sniff_bytes(path: str) -> _Encoding:
 
 def _transcode(src: str, dst: str, enc: _Encoding) -> int:
     """Stream ``src`` into a UTF-8 copy; return the number of replaced bytes."""
+    decoder: codecs.IncrementalDecoder
     if enc.fallback:
         decoder = codecs.getincrementaldecoder("utf-8")("profile_cp1252_fallback")
     else:
@@ -559,7 +560,7 @@ def _brackets(
             merged[-1][1] = max(merged[-1][1], hi_i)
         else:
             merged.append([lo_i, hi_i])
-    out = []
+    out: list[tuple[float, float]] = []
     share = 0.0
     for lo_i, hi_i in merged:
         lo = vmin if lo_i == 0 else sample[lo_i]
@@ -941,6 +942,7 @@ class _Profiler:
                     for r in inside:  # the bin holds a single double
                         order[r] = hi
                 elif collected:
+                    assert listed is not None
                     for r in inside:
                         order[r] = listed[offset + r - base]
                 else:

@@ -158,7 +158,9 @@ class SessionStore(SessionBase):
     def save(self, must_create: bool = False) -> None:
         if self.session_key is None:
             return self.create()
-        data = self._get_session(no_load=must_create)
+        # SessionBase's private API, as Django's own backends use it; not in
+        # django-stubs.
+        data = self._get_session(no_load=must_create)  # type: ignore[attr-defined]
         if self.session_key is None:  # load() found no live session
             return self.create()
         if must_create:
@@ -174,7 +176,7 @@ class SessionStore(SessionBase):
         instead of re-applying changes, ``UpdateError`` when it is gone.
         """
         key = self.session_key
-        data = self._session
+        data = self._session  # type: ignore[attr-defined]
         if key is None or self._loaded is None:
             raise UpdateError
         record, body = self._record(key, data, created=self._loaded.created)
