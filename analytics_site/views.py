@@ -21,7 +21,14 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from analytics_site.dashboard import dashboard_context, file_error
 from uploads import services
 from uploads.conf import conf
-from uploads.documents import SESSION_KEY, UploadDocument, UploadSession, parse_iso
+from uploads.documents import (
+    SESSION_KEY,
+    Progress,
+    UploadDocument,
+    UploadSession,
+    parse_iso,
+    progress_message,
+)
 from uploads.errors import ApiError
 
 #: Stands for the session id in URL templates handed to the page's script.
@@ -45,9 +52,11 @@ def _current(request: HttpRequest) -> tuple[UploadSession | None, bool]:
     return UploadSession(key=key, doc=doc), False
 
 
-def _status_text(status: str, count: int) -> str:
+def _status_text(status: str, count: int, progress: Progress | None = None) -> str:
     """What the upload page says about the session (upload.js says the same)."""
     files = f"{count} file{'s' if count != 1 else ''}"
+    if status == "processing" and progress:
+        return f"Processing. {progress_message(progress)}…"
     return {
         "uploaded": f"{files} uploaded and ready to process.",
         "processing": f"Processing {files}…",
@@ -70,7 +79,7 @@ def _session_context(session: UploadSession | None) -> dict[str, Any]:
     return {
         "session": session,
         "status": doc.status,
-        "status_text": _status_text(doc.status, len(doc.files)),
+        "status_text": _status_text(doc.status, len(doc.files), doc.progress),
         "session_error": doc.error,
         "expires_at": parse_iso(doc.expires_at),
         "files": [

@@ -34,6 +34,35 @@ class ErrorInfo(TypedDict):
     message: str
 
 
+class Progress(TypedDict):
+    """Where a run is: file ``file`` of ``files`` (from 1), in ``phase``."""
+
+    file: int
+    files: int
+    phase: str
+
+
+#: The phases of profiling a file (``Progress.phase``), as people read them.
+PHASES: dict[str, str] = {
+    "reading": "reading the file",
+    "transcoding": "converting the text to UTF-8",
+    "sniffing": "detecting delimiter, header and types",
+    "aggregating": "computing column statistics",
+    "quantiles": "computing quantiles",
+    "distributions": "computing histograms and correlations",
+    "top_values": "counting top values",
+    "duplicates": "counting duplicate rows",
+    "sampling": "sampling rows",
+    "done": "finishing",
+}
+
+
+def progress_message(progress: Progress) -> str:
+    """``File 2 of 3: computing quantiles``."""
+    phase = PHASES.get(progress["phase"], progress["phase"])
+    return f"File {progress['file']} of {progress['files']}: {phase}"
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 
@@ -116,7 +145,8 @@ class UploadDocument:
     error: ErrorInfo | None = None
     analytics_path: str | None = None
     run: str | None = None  # id of the run that holds "queued" or "processing"
-    processing_since: str | None = None  # when it was queued, then when it started
+    processing_since: str | None = None  # when queued, started, last seen alive
+    progress: Progress | None = None  # while processing
 
     @classmethod
     def new(cls, lifetime: int) -> UploadDocument:
@@ -138,10 +168,16 @@ class UploadDocument:
             analytics_path=data.get("analytics_path"),
             run=data.get("run"),
             processing_since=data.get("processing_since"),
+            progress=data.get("progress"),
         )
 
     def to_dict(self) -> dict[str, Any]:
         return {"version": DOCUMENT_VERSION, **asdict(self)}
+
+    def release(self) -> None:
+        """Forget the run that held the session (it ended, or was given up)."""
+        self.run = self.processing_since = None
+        self.progress = None
 
     def file(self, file_id: str) -> StoredFile | None:
         return next((f for f in self.files if f.id == file_id), None)

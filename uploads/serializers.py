@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from uploads.documents import STATUSES
+from uploads.documents import PHASES, STATUSES
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -54,6 +54,15 @@ class FileSerializer(serializers.Serializer):
     )
 
 
+class ProgressSerializer(serializers.Serializer):
+    file = serializers.IntegerField(help_text="The file being profiled, from 1.")
+    files = serializers.IntegerField(help_text="Files in this run.")
+    phase = serializers.ChoiceField(
+        choices=list(PHASES), help_text="What the profiler is doing."
+    )
+    message = serializers.CharField(help_text="The same, for people.")
+
+
 class SessionSerializer(serializers.Serializer):
     id = serializers.CharField(help_text="The session id (the credential: keep it).")
     createdAt = serializers.DateTimeField()
@@ -63,6 +72,11 @@ class SessionSerializer(serializers.Serializer):
         allow_null=True, help_text="Why processing failed (status failed), else null."
     )
     files = FileSerializer(many=True)
+    progress = ProgressSerializer(
+        allow_null=True,
+        help_text="While processing: the file and phase last recorded (written "
+        "when a file starts and then at most every second), else null.",
+    )
     analyticsUrl = serializers.CharField(
         allow_null=True, help_text="The analytics endpoint once processed, else null."
     )

@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import tempfile
@@ -38,6 +39,7 @@ from uploads.conf import conf
 from uploads.documents import (
     SESSION_KEY,
     ErrorInfo,
+    Progress,
     StoredFile,
     UploadDocument,
     UploadSession,
@@ -183,7 +185,7 @@ def _timed_out(session_key: str, doc: UploadDocument) -> UploadDocument:
                 "(UPLOADS_PROCESSING_TIMEOUT) without finishing: its worker "
                 "stopped. The files are kept; process the session again.",
             }
-            current.run = current.processing_since = None
+            current.release()
 
     session = _update(session_key, _existing(expire))
     logger.warning(
@@ -397,7 +399,7 @@ def upload_session_add_files(
                     replaced_analytics.append(doc.analytics_path)
                 doc.files += stored
                 doc.status, doc.error, doc.analytics_path = "uploaded", None, None
-                doc.run = doc.processing_since = None
+                doc.release()
                 return doc
 
             result = _update(key, add)
@@ -446,7 +448,11 @@ def _local_copy(storage: Storage, name: str) -> Iterator[str]:
 
 
 def _profile_file(
-    storage: Storage, doc: UploadDocument, index: int, stored: StoredFile
+    storage: Storage,
+    doc: UploadDocument,
+    index: int,
+    stored: StoredFile,
+    report: Callable[[int, str], None],
 ) -> tuple[dict[str, Any] | None, ErrorInfo | None]:
     from uploads.profiling import ProfileError, profile_csv
 
@@ -455,7 +461,9 @@ def _profile_file(
 
     def progress(phase: str) -> None:
         logger.info("%s: %s after %.1fs", label, phase, time.monotonic() - started)
+        report(index, phase)
 
+    progress("reading")
     try:
         with _local_copy(storage, stored.path) as path:
             profile = profile_csv(
@@ -558,7 +566,7 @@ def upload_session_enqueue(*, session_key: str | None) -> UploadSession:
         def restore(doc: UploadDocument) -> None:
             if doc.status == "queued" and doc.run == run:
                 doc.status, doc.error = before["status"], before["error"]
-                doc.run = doc.processing_since = None
+                doc.release()
 
         with contextlib.suppress(Exception):
             _update(session_key, _existing(restore))
@@ -615,6 +623,45 @@ def upload_session_run_queued(*, session_key: str) -> str:
         raise
 
 
+#: Least seconds between two progress writes within one file.
+PROGRESS_INTERVAL = 1.0
+
+
+class ProgressRecorder:
+    """Records a run's progress in its session document, for status readers.
+
+    Each write costs a read and a write of the session, so it writes when a
+    file starts and then at most every ``PROGRESS_INTERVAL`` seconds. Best
+    effort: a write that fails is logged and the run goes on (its end says
+    whether it still held the session). A write is a sign of life too.
+    """
+
+    def __init__(self, session_key: str, run: str, files: int) -> None:
+        self.session_key, self.run, self.files = session_key, run, files
+        self._file = 0
+        self._written_at = -math.inf
+
+    def __call__(self, file: int, phase: str) -> None:
+        moment = time.monotonic()
+        if file == self._file and moment - self._written_at < PROGRESS_INTERVAL:
+            return
+        self._file, self._written_at = file, moment
+        progress: Progress = {"file": file, "files": self.files, "phase": phase}
+
+        def mark(doc: UploadDocument) -> None:
+            if doc.status != "processing" or doc.run != self.run:
+                raise ApiError("conflict", "The run no longer holds the session.")
+            doc.progress = progress
+            doc.processing_since = iso(now())
+
+        try:
+            _update(self.session_key, _existing(mark))
+        except ApiError as exc:
+            logger.info("Progress not recorded: %s", exc.message)
+        except Exception:
+            logger.warning("Could not record progress", exc_info=True)
+
+
 @contextlib.contextmanager
 def _heartbeat(session_key: str, run: str) -> Iterator[None]:
     """While ``run`` works, refresh its ``processing_since`` every quarter of
@@ -661,9 +708,10 @@ def _run(session_key: str, session: UploadSession, run: str) -> UploadSession:
     try:
         errors: dict[str, ErrorInfo | None] = {}
         entries = []
+        report = ProgressRecorder(session_key, run, len(doc.files))
         with _heartbeat(session_key, run):
             for index, stored in enumerate(doc.files, start=1):
-                profile, error = _profile_file(storage, doc, index, stored)
+                profile, error = _profile_file(storage, doc, index, stored, report)
                 errors[stored.id] = error
                 entries.append(
                     {
@@ -704,7 +752,7 @@ def _run(session_key: str, session: UploadSession, run: str) -> UploadSession:
                 }
             )
             current.analytics_path = saved
-            current.run = current.processing_since = None
+            current.release()
 
         try:
             session = _update(session_key, _existing(finish))
@@ -739,7 +787,7 @@ def _mark_failed(session_key: str, run: str, error: ErrorInfo) -> None:
     def fail(doc: UploadDocument) -> None:
         if doc.status == "processing" and doc.run == run:
             doc.status, doc.error = "failed", error
-            doc.run = doc.processing_since = None
+            doc.release()
 
     try:
         _update(session_key, _existing(fail))

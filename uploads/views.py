@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from uploads import services
 from uploads.conf import conf
-from uploads.documents import UploadSession, parse_iso
+from uploads.documents import UploadSession, parse_iso, progress_message
 from uploads.errors import ApiError
 from uploads.middleware import SESSION_HEADER, session_source
 from uploads.parsers import UploadParser
@@ -123,6 +123,11 @@ class ApiView(APIView):
             "status": doc.status,
             "error": doc.error,
             "files": files,
+            "progress": (
+                {**doc.progress, "message": progress_message(doc.progress)}
+                if doc.progress and doc.status == "processing"
+                else None
+            ),
             "analyticsUrl": analytics_url,
         }
 

@@ -13,6 +13,8 @@ from django.views.defaults import server_error
 
 from analytics_site import charts
 from analytics_site.csp import POLICY
+from uploads import services
+from uploads.documents import UploadDocument
 
 GOOD_CSV = b"id,city,amount,day,paid\n" + b"".join(
     f"{i},{['Paris', 'Lyon', 'Oslo'][i % 3]},{i * 1.5},2024-01-{i % 28 + 1:02d},"
@@ -102,6 +104,18 @@ def test_home_shows_why_processing_failed(client: Client) -> None:
     )
     assert "No file could be profiled: photo.csv:" in html
     assert "Not a CSV file." in html  # the file's own error
+
+
+def test_home_shows_the_progress_of_processing(client: Client) -> None:
+    session = upload(client, ("a.csv", GOOD_CSV), ("b.csv", GOOD_CSV))
+
+    def running(doc: UploadDocument) -> None:
+        doc.status, doc.run = "processing", "a-run"
+        doc.progress = {"file": 2, "files": 2, "phase": "quantiles"}
+
+    services._update(session["id"], services._existing(running))
+    html = client.get("/").content.decode()
+    assert "Processing. File 2 of 2: computing quantiles…" in html
 
 
 # ------------------------------------------------------------------ dashboard

@@ -553,8 +553,10 @@ def test_get_session(api: Api, backend: Backend) -> None:
         "status",
         "error",
         "files",
+        "progress",
         "analyticsUrl",
     }
+    assert body["progress"] is None  # only while processing
     assert set(body["files"][0]) == {
         "id",
         "name",

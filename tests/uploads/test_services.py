@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.uploads.conftest import GOOD_CSV, Api, Backend
 from uploads import services
-from uploads.documents import display_name
+from uploads.documents import PHASES, Progress, UploadDocument, display_name
 from uploads.errors import ApiError
 
 
@@ -204,3 +204,62 @@ def test_a_session_deleted_while_processing_leaves_nothing_behind(
 
     assert err.value.code == "session_not_found"
     assert backend.files() == []  # the run's analytics were removed too
+
+
+def test_processing_records_its_progress(
+    api: Api, backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Status readers see which file is being profiled; the end clears it."""
+    session_id = api.new_session(("a.csv", GOOD_CSV), ("b.csv", GOOD_CSV))
+    seen: list[UploadDocument] = []
+    real_profile = services._profile_file
+
+    def profile_then_look(*args: Any) -> Any:
+        result = real_profile(*args)
+        seen.append(services.upload_session_get(session_key=session_id).doc)
+        return result
+
+    monkeypatch.setattr(services, "_profile_file", profile_then_look)
+    done = services.upload_session_process(session_key=session_id)
+
+    assert [d.status for d in seen] == ["processing", "processing"]
+    progress = [d.progress for d in seen]
+    assert [(p["file"], p["files"]) for p in progress if p] == [(1, 2), (2, 2)]
+    assert all(p and p["phase"] in PHASES for p in progress)
+    assert done.doc.status == "completed" and done.doc.progress is None
+    assert api.get(session_id).json()["progress"] is None
+
+
+def test_progress_is_throttled_and_only_written_by_the_run(
+    api: Api, backend: Backend
+) -> None:
+    session_id = api.new_session()
+
+    def hold(run: str) -> None:
+        def start(doc: UploadDocument) -> None:
+            doc.status, doc.run = "processing", run
+
+        services._update(session_id, services._existing(start))
+
+    def progress() -> Progress | None:
+        return services.upload_session_get(session_key=session_id).doc.progress
+
+    hold("mine")
+    record = services.ProgressRecorder(session_id, "mine", files=2)
+    record(1, "reading")
+    assert progress() == {"file": 1, "files": 2, "phase": "reading"}
+    record(1, "aggregating")  # within PROGRESS_INTERVAL of the last write
+    assert progress() == {"file": 1, "files": 2, "phase": "reading"}
+    record(2, "reading")  # a new file is always written
+    assert progress() == {"file": 2, "files": 2, "phase": "reading"}
+
+    hold("another")  # taken over: the old run's recorder changes nothing
+    record(1, "reading")
+    assert progress() == {"file": 2, "files": 2, "phase": "reading"}
+    document = api.get(session_id).json()
+    assert document["progress"] == {
+        "file": 2,
+        "files": 2,
+        "phase": "reading",
+        "message": "File 2 of 2: reading the file",
+    }

@@ -41,6 +41,7 @@
     uploadsDone: 0, // uploads finished in this batch
     processRequest: false, // POST /api/process in flight
     watching: false, // this page saw "processing": open the dashboard when done
+    progress: null, // the session's progress while processing (file, phase, message)
     pollTimer: null,
     polls: 0
   };
@@ -246,7 +247,7 @@
   function syncFiles(doc) {
     state.fileCount = doc.files.length;
     el.count.textContent = String(doc.files.length);
-    doc.files.forEach(function (file) {
+    doc.files.forEach(function (file, index) {
       var row = el.list.querySelector('.file[data-file-id="' + file.id + '"]');
       if (!row) {
         row = newRow({ name: file.name, size: file.size });
@@ -260,7 +261,8 @@
         setRowState(row, "profiled", "Profiled");
         setRowError(row, null);
       } else if (doc.status === "processing") {
-        setRowState(row, "uploaded", "Processing");
+        var current = doc.progress && doc.progress.file === index + 1;
+        setRowState(row, "uploaded", current ? "Profiling…" : "Processing");
         setRowError(row, null);
       } else {
         setRowState(row, "uploaded", "Uploaded");
@@ -281,7 +283,7 @@
       case "uploaded":
         return files + " uploaded and ready to process.";
       case "processing":
-        return "Processing " + files + "…";
+        return state.progress ? "Processing. " + state.progress.message + "…" : "Processing " + files + "…";
       case "completed":
         return state.watching ? "Completed. Opening the dashboard…" : "Completed. The dashboard is ready.";
       case "failed":
@@ -301,6 +303,7 @@
 
   function applySession(doc) {
     state.sessionId = doc.id;
+    state.progress = doc.progress || null;
     root.dataset.sessionId = doc.id;
     syncFiles(doc);
     setStatus(doc.status);
