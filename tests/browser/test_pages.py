@@ -18,6 +18,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import Problems, watch
+from uploads import services
+from uploads.documents import UploadDocument
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -289,6 +291,46 @@ def test_errors_are_specific(
     expect(alert).to_contain_text("Your session has expired.")
     alert.get_by_role("link", name="Start a new upload").click()
     expect(page.locator("#status")).to_have_text("Add CSV files to begin.")
+    problems.assert_none()
+
+
+def test_the_status_follows_the_progress_of_processing(
+    page: Page, problems: Problems
+) -> None:
+    """The run's progress, written to the session by whichever instance runs
+    it (here: this test), reaches the page through its polls."""
+    page.goto("/")
+    drop_files(page, [("a.csv", sales_csv(50)), ("b.csv", sales_csv(60))])
+    expect(page.locator("#file-list .file .file-badge")).to_have_text(
+        ["Uploaded", "Uploaded"]
+    )
+    session_id = page.locator("[data-upload-page]").get_attribute("data-session-id")
+    assert session_id
+
+    def run(phase: str, file: int = 2) -> None:
+        def change(doc: UploadDocument) -> None:
+            doc.status, doc.run = "processing", "elsewhere"
+            doc.progress = {"file": file, "files": 2, "phase": phase}
+
+        services._update(session_id, services._existing(change))
+
+    run("reading", file=1)
+    page.reload()  # a processing session: the page polls it
+    status = page.locator("#status")
+    expect(status).to_have_text("Processing. File 1 of 2: reading the file…")
+    run("quantiles")
+    expect(status).to_have_text("Processing. File 2 of 2: computing quantiles…")
+    badges = page.locator("#file-list .file .file-badge")
+    expect(badges).to_have_text(["Processing", "Profiling…"])
+
+    def fail(doc: UploadDocument) -> None:
+        doc.status = "failed"
+        doc.error = {"code": "processing_timeout", "message": "Gave up."}
+        doc.release()
+
+    services._update(session_id, services._existing(fail))
+    expect(status).to_have_attribute("data-status", "failed")
+    expect(page.locator("#session-error")).to_contain_text("Gave up.")
     problems.assert_none()
 
 
