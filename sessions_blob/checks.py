@@ -7,14 +7,13 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
+from sessions_blob.backends import configured_engine
 from sessions_blob.conf import conf
-
-ENGINES = ("sessions_blob.backends.storage",)
 
 
 @register(Tags.compatibility)
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    if settings.SESSION_ENGINE not in ENGINES:
+    if configured_engine() is None:
         return []
     messages: list[CheckMessage] = []
     alias = conf.STORAGE_ALIAS
@@ -68,9 +67,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
 @register(Tags.security, deploy=True)
 def check_store(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """``manage.py sessions_blob doctor``'s probes, under ``check --deploy``."""
-    if settings.SESSION_ENGINE not in ENGINES or conf.STORAGE_ALIAS not in (
-        settings.STORAGES
-    ):
+    if configured_engine() is None or conf.STORAGE_ALIAS not in settings.STORAGES:
         return []
     from sessions_blob.doctor import ERROR, WARNING, diagnose
 

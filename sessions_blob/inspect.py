@@ -18,14 +18,13 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from importlib import import_module
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import SESSION_KEY as USER_KEY
 from django.core import signing
 from django.utils.encoding import force_bytes
 
+from sessions_blob.backends import configured_engine
 from sessions_blob.conf import conf
 from sessions_blob.records import (
     KEY_HINT_LENGTH,
@@ -67,11 +66,7 @@ def is_object_id(value: object) -> bool:
 def _engine_class() -> type[Any]:
     from sessions_blob.backends.storage import SessionStore
 
-    try:
-        engine = import_module(settings.SESSION_ENGINE).SessionStore
-    except (ImportError, AttributeError):
-        return SessionStore
-    return engine if issubclass(engine, SessionStore) else SessionStore
+    return configured_engine() or SessionStore
 
 
 def _unseal(record: SessionRecord, oid: str) -> SessionRecord:

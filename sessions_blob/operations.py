@@ -22,6 +22,8 @@ from typing import Any
 from django.core.files.storage import FileSystemStorage, Storage, storages
 
 from sessions_blob import user_index
+from sessions_blob.backends import configured_engine
+from sessions_blob.backends.storage import SessionStore
 from sessions_blob.cleanup import batched
 from sessions_blob.conf import conf
 from sessions_blob.inspect import (
@@ -153,6 +155,7 @@ def _delete_views(
             result.files += delete_upload_files(view.upload)
     if present:
         store.delete_many(v.name for v in present)
+        (configured_engine() or SessionStore).forget(v.object_id for v in present)
     result.sessions += len(present)
     if keep:
         result.deleted += present

@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 import random
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,7 +121,12 @@ class SessionStore(SessionBase):
         """Called after every successful write of ``session_key``."""
 
     def _deleted(self, session_key: str) -> None:
-        """Called after ``session_key`` was deleted."""
+        """Called after ``session_key`` was deleted, or found gone on a write."""
+
+    @classmethod
+    def forget(cls, object_ids: Iterable[str]) -> None:
+        """Called after sessions were deleted by object id, without their keys
+        (the admin, ``logout_user``), so that no copy outlives them."""
 
     # -- SessionBase's contract ----------------------------------------------
 
@@ -183,6 +189,7 @@ class SessionStore(SessionBase):
         try:
             version = self._store().replace(self._name(key), body, self._loaded.version)
         except ObjectMissing:
+            self._deleted(key)
             raise UpdateError from None
         except VersionMismatch:
             raise ConflictError(
@@ -302,6 +309,7 @@ class SessionStore(SessionBase):
             try:
                 version = store.replace(name, body, self._loaded.version)
             except ObjectMissing:
+                self._deleted(session_key)
                 raise UpdateError from None  # deleted meanwhile: don't resurrect
             except VersionMismatch:
                 if attempt == conf.MAX_RETRIES:

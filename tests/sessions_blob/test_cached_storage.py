@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import logging
+from io import StringIO
 from typing import Any
 
 import pytest
+from django.contrib.auth import SESSION_KEY
 from django.core.cache import caches
+from django.core.checks import run_checks
+from django.core.management import call_command
 
+from sessions_blob import operations
 from sessions_blob.backends.cached_storage import SessionStore
 from sessions_blob.backends.storage import SessionStore as UncachedStore
+from sessions_blob.records import object_id
 from tests.sessions_blob.conftest import Tier
 from tests.sessions_blob.test_backend import concurrent_changes
 
@@ -84,3 +90,53 @@ def test_cache_outage_falls_back_to_the_store(
         assert SessionStore(session.session_key)["a"] == 1
     assert any("cache" in r.getMessage() for r in caplog.records)
     caches["dead"].close()
+
+
+def test_deletes_by_object_id_reach_the_cache(tier: Tier, redis_cache: str) -> None:
+    """The admin and ``logout_user`` delete without session keys; a cached
+    copy must not keep those sessions logged in."""
+    by_admin, by_logout = SessionStore(), SessionStore()
+    for session in (by_admin, by_logout):
+        session[SESSION_KEY] = "7"
+        session.save()
+    assert SessionStore(by_admin.session_key)[SESSION_KEY] == "7"  # cached
+
+    deleted = operations.delete_sessions([object_id(by_admin.session_key)])
+    assert deleted.sessions == 1
+    assert operations.logout_user("7").sessions == 1
+    assert SessionStore(by_admin.session_key).load() == {}
+    assert SessionStore(by_logout.session_key).load() == {}
+
+
+def test_a_read_racing_a_logout_cannot_refill_the_cache(
+    tier: Tier, redis_cache: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reads the store, B deletes the session, then A fills the cache."""
+    stored = UncachedStore()  # in the store, not in the cache
+    stored[SESSION_KEY] = "7"
+    stored.save()
+    key = stored.session_key
+    read_from_store = UncachedStore._read
+
+    def read_then_logout_elsewhere(
+        self: UncachedStore, session_key: str, *, fresh: bool = False
+    ) -> Any:
+        found = read_from_store(self, session_key, fresh=fresh)
+        SessionStore(session_key).delete()
+        return found
+
+    monkeypatch.setattr(UncachedStore, "_read", read_then_logout_elsewhere)
+    assert SessionStore(key)[SESSION_KEY] == "7"  # read before the logout
+    monkeypatch.undo()
+    assert SessionStore(key).load() == {}
+
+
+def test_management_commands_run_on_the_cached_engine(
+    tier: Tier, redis_cache: str
+) -> None:
+    SessionStore().save()
+    out = StringIO()
+    call_command("sessions_blob", "stats", stdout=out)
+    assert "1 sessions" in out.getvalue()
+    ids = {m.id for m in run_checks()}
+    assert not any(i.startswith("sessions_blob.E") for i in ids)

@@ -6,7 +6,7 @@ from io import StringIO
 from typing import Any
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from sessions_blob.backends.storage import SessionStore
 from tests.sessions_blob.conftest import Tier
@@ -53,6 +53,9 @@ def test_clearsessions_for_other_engines_is_djangos(
     session["a"] = 1
     session.set_expiry(-1)
     session.save()
+    assert len(list(tmp_path.iterdir())) == 1
+    with pytest.raises(CommandError, match="--dry-run needs sessions_blob"):
+        run("--dry-run")  # Django's command has none: it would delete
     assert len(list(tmp_path.iterdir())) == 1
     assert run() == ""
     assert list(tmp_path.iterdir()) == []

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib.sessions.management.commands import clearsessions
 from django.core.management.base import CommandError, CommandParser
 
-from sessions_blob.checks import ENGINES
+from sessions_blob.backends import configured_engine
 from sessions_blob.cleanup import ClearResult, clear_expired_sessions
 from sessions_blob.exceptions import StorageUnavailable
 
@@ -32,7 +32,12 @@ class Command(clearsessions.Command):
         )
 
     def handle(self, **options: Any) -> None:
-        if settings.SESSION_ENGINE not in ENGINES:
+        if configured_engine() is None:
+            if options["dry_run"]:
+                raise CommandError(
+                    f"--dry-run needs sessions_blob's engine; SESSION_ENGINE is "
+                    f"{settings.SESSION_ENGINE!r}, whose clear_expired() deletes."
+                )
             return super().handle(**options)
         started = time.monotonic()
         tty = sys.stderr.isatty() and options["verbosity"] > 0

@@ -24,7 +24,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from sessions_blob.checks import ENGINES
+from sessions_blob.backends import configured_engine
 from sessions_blob.exceptions import StorageUnavailable
 from sessions_blob.progress import Progress
 
@@ -117,10 +117,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         self.verbosity = options["verbosity"]
         name = options["subcommand"]
-        if name != "import" and settings.SESSION_ENGINE not in ENGINES:
+        if name != "import" and configured_engine() is None:
             raise CommandError(
                 f"SESSION_ENGINE is {settings.SESSION_ENGINE!r}: these commands "
-                f"operate {' or '.join(ENGINES)}."
+                "operate sessions_blob.backends.storage or cached_storage."
             )
         handlers: dict[str, Callable[[dict[str, Any]], None]] = {
             "stats": self.do_stats,
