@@ -10,10 +10,12 @@ logout, a flush), so requests whose user did not change make no extra
 storage call. Updates are conditional writes on the version read, retried on
 conflicts, so two logins of one user at once both land.
 
-The index may hold more than the live sessions (a session that expired and
-was cleared, a crash between two writes): readers check each object, and
-entries whose objects are gone are dropped when the index next grows past
-``PRUNE_AT``. It never misses a session whose login completed.
+A session is listed before it is written with its user, and unlisted after
+it lost the user or was deleted. So the index may hold more than the live
+sessions (a session that expired and was cleared, a write that failed):
+readers check each object, and entries whose objects are gone are dropped
+when the index next grows past ``PRUNE_AT``. It never misses a session whose
+login completed.
 """
 
 from __future__ import annotations
@@ -118,33 +120,17 @@ def session_ids(user_id: str, *, store: ObjectStore | None = None) -> list[str]:
     return sorted(_parse(found.data)) if found is not None else []
 
 
-def session_changed(
-    session_key: str,
-    user_id: str | None,
-    before_key: str | None,
-    before_user: str | None,
-) -> None:
-    """Called by the engine after a write changed the session's key or user."""
-    try:
-        if before_user is not None and before_key is not None:
-            if before_user == user_id:  # cycle_key(): the old key is deleted next
-                update(
-                    user_id,
-                    add=[object_id(session_key)],
-                    remove=[object_id(before_key)],
-                )
-                return
-            if before_key == session_key:  # same session, user gone or changed
-                update(before_user, remove=[object_id(before_key)])
-        if user_id is not None:
-            update(user_id, add=[object_id(session_key)])
-    except Exception:
-        # A secondary store: the session itself was written.
-        logger.exception("Could not update the user index of a session")
+def session_listed(session_key: str, user_id: str) -> None:
+    """Called by the engine before it writes a session that has this user;
+    raises when the index cannot be written (the login must not complete
+    unlisted)."""
+    update(user_id, add=[object_id(session_key)])
 
 
-def session_deleted(session_key: str, user_id: str) -> None:
+def session_unlisted(session_key: str, user_id: str) -> None:
+    """Called by the engine once the session is deleted or no longer has this
+    user. Best effort: an entry left behind is only checked and dropped later."""
     try:
         update(user_id, remove=[object_id(session_key)])
     except Exception:
-        logger.exception("Could not update the user index of a deleted session")
+        logger.exception("Could not update the user index of a session")

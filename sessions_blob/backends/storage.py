@@ -186,6 +186,7 @@ class SessionStore(SessionBase):
         if key is None or self._loaded is None:
             raise UpdateError
         record, body = self._record(key, data, created=self._loaded.created)
+        self._list_user(key, data)
         try:
             version = self._store().replace(self._name(key), body, self._loaded.version)
         except ObjectMissing:
@@ -214,7 +215,7 @@ class SessionStore(SessionBase):
             if known_key == session_key:
                 self._user = (None, None)
                 if user is not None:
-                    user_index.session_deleted(session_key, user)
+                    user_index.session_unlisted(session_key, user)
 
     def clear(self) -> None:
         super().clear()
@@ -269,6 +270,7 @@ class SessionStore(SessionBase):
 
     def _write_new(self, session_key: str, data: dict[str, Any]) -> None:
         record, body = self._record(session_key, data, created=_now())
+        self._list_user(session_key, data)
         try:
             version = self._store().create(self._name(session_key), body)
         except ObjectExists:
@@ -306,6 +308,7 @@ class SessionStore(SessionBase):
             return  # unchanged and not near expiry: no write at all
         for attempt in range(conf.MAX_RETRIES + 1):
             record, body = self._record(session_key, data, created=self._loaded.created)
+            self._list_user(session_key, data)
             try:
                 version = store.replace(name, body, self._loaded.version)
             except ObjectMissing:
@@ -370,16 +373,27 @@ class SessionStore(SessionBase):
             raise UpdateError
         return data
 
+    def _list_user(self, session_key: str, data: dict[str, Any]) -> None:
+        """Before a write that gives the session a user (a login, a new key):
+        list it in the user's index. The index may then name a session whose
+        write failed (readers check), but never misses one that was written;
+        an index that cannot be written fails the save. No storage call when
+        the key and user are unchanged."""
+        user = _user_id(data)
+        if user is not None and self._user != (session_key, user):
+            user_index.session_listed(session_key, user)
+
     def _index_user(self, session_key: str, data: dict[str, Any]) -> None:
-        """Keep the per-user index (user_index.py) when the key or user changed:
-        no storage call otherwise."""
+        """After a write: drop the index entry the session no longer has (a
+        logout or another user on the same key, the old key after a new one)."""
         before_key, before_user = self._user
         user = _user_id(data)
         self._user = (session_key, user)
-        if (before_key, before_user) != (session_key, user) and (
-            user is not None or before_user is not None
-        ):
-            user_index.session_changed(session_key, user, before_key, before_user)
+        if before_key is None or before_user is None:
+            return
+        same_key, same_user = before_key == session_key, before_user == user
+        if same_key != same_user:
+            user_index.session_unlisted(before_key, before_user)
 
     @property
     def stored_size(self) -> int | None:

@@ -140,15 +140,38 @@ def test_the_index_prunes_gone_sessions_when_it_grows(
 
 
 @pytest.mark.parametrize("tier", ["filesystem"], indirect=True)
-def test_a_failing_index_never_fails_the_request(
+def test_a_login_the_index_cannot_list_is_not_written(
     tier: Tier, monkeypatch: Any, caplog: Any
 ) -> None:
-    def broken(*args: Any, **kwargs: Any) -> None:
-        raise OSError("disk full")
+    """The index never misses a logged-in session, so a login it cannot list
+    fails; a logout it cannot unlist still happens (the entry is harmless)."""
+    listed = user_index.update
 
-    monkeypatch.setattr(user_index, "update", broken)
+    def failing(add: bool) -> Any:
+        def update(user_id: str, **changes: Any) -> None:
+            if bool(changes.get("add")) == add:
+                raise OSError("disk full")
+            listed(user_id, **changes)
+
+        return update
+
+    monkeypatch.setattr(user_index, "update", failing(add=True))
     session = SessionStore()
     session[SESSION_KEY] = "5"
+    with pytest.raises(OSError):
+        session.save()
+    assert tier.objects() == []
+
+    monkeypatch.setattr(user_index, "update", listed)
+    session = SessionStore()  # the login, tried again
+    session[SESSION_KEY] = "5"
     session.save()
-    assert SessionStore(session.session_key)[SESSION_KEY] == "5"
+    key = session.session_key
+    assert user_index.session_ids("5") == [object_id(key)]
+
+    monkeypatch.setattr(user_index, "update", failing(add=False))
+    logged_out = SessionStore(key)
+    del logged_out[SESSION_KEY]
+    logged_out.save()
+    assert SESSION_KEY not in SessionStore(key)
     assert "Could not update the user index" in caplog.text
