@@ -3,9 +3,12 @@
 DRF's views are exempt from Django's CSRF middleware. A browser request whose
 session comes only from the cookie is what CSRF attacks forge, so such a
 request must pass Django's CSRF check (token in ``X-CSRFToken``, as for any
-Django form). A request naming its session in the ``X-Session-ID`` header
-cannot be forged cross-site (a custom header needs CORS), and one without a
-session cookie has nothing to ride on: neither is checked.
+Django form). So must a browser's request without a session: a cross-site
+form (which SameSite=Lax sends without the cookie) would otherwise create a
+session of the attacker's choosing and plant it in the visitor's cookie. A
+request naming its session in the ``X-Session-ID`` header cannot be forged
+cross-site (a custom header needs CORS), and API clients without a session
+send no ``Origin`` or ``Sec-Fetch-Site``: neither is checked.
 """
 
 from __future__ import annotations
@@ -24,11 +27,19 @@ def _no_response(request: Any) -> None:
     return None
 
 
+def _from_a_browser(request: Request) -> bool:
+    """Browsers send ``Origin`` on cross-origin and unsafe requests, and
+    ``Sec-Fetch-Site`` on every request; API clients send neither."""
+    meta = request.META
+    return "HTTP_ORIGIN" in meta or "HTTP_SEC_FETCH_SITE" in meta
+
+
 class CsrfForCookieSessions(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         if request.method in SAFE_METHODS:
             return True
-        if session_source(request._request) != "cookie":
+        source = session_source(request._request)
+        if source == "header" or (source == "none" and not _from_a_browser(request)):
             return True
         check = CSRFCheck(_no_response)
         check.process_request(request)  # reads the CSRF cookie into META

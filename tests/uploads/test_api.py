@@ -366,6 +366,36 @@ def test_process_by_the_cookie_needs_a_csrf_token(backend: Backend) -> None:
     assert len(response.json()["files"]) == 1
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [{"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"}],
+)
+def test_a_browser_without_a_session_needs_a_csrf_token(
+    backend: Backend, headers: dict[str, str]
+) -> None:
+    """A cross-site form must not plant a session of its own in the visitor's
+    cookie (SameSite=Lax sends a cross-site POST without the cookie)."""
+    browser = Client(enforce_csrf_checks=True)
+    body, content_type = multipart([("attacker.csv", GOOD_CSV)])
+    forged = browser.generic(
+        "POST", "/api/upload", body, content_type=content_type, headers=headers
+    )
+    assert_error(forged, 403, "csrf_failed")
+    assert "sessionid" not in forged.cookies
+    assert backend.files() == []
+
+    page = browser.get("/")  # the site's own page sets the CSRF cookie
+    token = page.cookies["csrftoken"].value
+    own = browser.generic(
+        "POST",
+        "/api/upload",
+        body,
+        content_type=content_type,
+        headers={"Origin": "http://testserver", "X-CSRFToken": token},
+    )
+    assert own.status_code == 201
+
+
 def test_a_session_id_header_needs_no_csrf_token(backend: Backend) -> None:
     client = Client(enforce_csrf_checks=True)
     session_id = (
