@@ -1,4 +1,5 @@
-"""Multipart parsing for ``POST /api/upload``: streamed to disk, hashed, limited.
+"""Request parsers: multipart for ``POST /api/upload`` (streamed to disk, hashed,
+limited) and JSON that refuses, rather than crashes on, absurd nesting.
 
 Django's parser hands each file to :class:`CsvUploadHandler` in 64 KiB chunks;
 the handler writes them to a temporary file and hashes them as they pass, so
@@ -24,7 +25,7 @@ from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.http.multipartparser import MultiPartParser as DjangoMultiPartParser
 from django.http.multipartparser import MultiPartParserError
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import DataAndFiles, MultiPartParser
+from rest_framework.parsers import DataAndFiles, JSONParser, MultiPartParser
 
 from uploads.conf import conf
 from uploads.errors import ApiError
@@ -174,3 +175,19 @@ class UploadParser(MultiPartParser):
                     item.close()  # deletes the temporary file
             raise refusal
         return DataAndFiles(data, files)
+
+
+class JsonParser(JSONParser):
+    """DRF's JSON parser; a body nested too deeply for Python's parser is a
+    malformed request (400), not a crash."""
+
+    def parse(
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: dict[str, Any] | None = None,
+    ) -> Any:
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - nested too deeply.") from None

@@ -20,6 +20,12 @@ class UploadInputSerializer(serializers.Serializer):
         child=serializers.FileField(allow_empty_file=True, use_url=False),
         allow_empty=False,
         help_text="One or more CSV files (repeat the field).",
+        error_messages={
+            "required": "No file arrived in the multipart field 'files': send "
+            "each CSV file as a part named 'files', with a file name, in a "
+            "complete body (one cut short before its closing boundary loses "
+            "its files).",
+        },
     )
 
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.parsers import FormParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,7 +21,7 @@ from uploads.conf import conf
 from uploads.documents import UploadSession, parse_iso, progress_message
 from uploads.errors import ApiError
 from uploads.middleware import SESSION_HEADER, session_source
-from uploads.parsers import UploadParser
+from uploads.parsers import JsonParser, UploadParser
 from uploads.permissions import CsrfForCookieSessions
 from uploads.serializers import (
     AnalyticsSerializer,
@@ -167,7 +167,7 @@ class UploadView(ApiView):
 
 
 class ProcessView(ApiView):
-    parser_classes = [JSONParser, FormParser]
+    parser_classes = [JsonParser, FormParser]
 
     @extend_schema(
         operation_id="process_session",

@@ -719,6 +719,9 @@ def test_unsupported_media_type(api: Api, backend: Backend) -> None:
 def test_malformed_json(api: Api, backend: Backend) -> None:
     response = api.client.post("/api/process", "{nope", content_type="application/json")
     assert_error(response, 400, "malformed_request")
+    deep = "[" * 100_000 + "]" * 100_000
+    response = api.client.post("/api/process", deep, content_type="application/json")
+    assert_error(response, 400, "malformed_request")
 
 
 def test_malformed_multipart(api: Api, backend: Backend) -> None:
@@ -726,6 +729,11 @@ def test_malformed_multipart(api: Api, backend: Backend) -> None:
         "POST", "/api/upload", b"junk", content_type="multipart/form-data; boundary="
     )
     assert_error(response, 400, "malformed_request")
+    body, content_type = multipart([("a.csv", GOOD_CSV)])
+    cut_short = body[: body.rindex(b"--")]  # no closing boundary
+    response = api.client.generic("POST", "/api/upload", cut_short, content_type)
+    assert "No file arrived" in assert_error(response, 400, "invalid")["message"]
+    assert backend.files() == []
 
 
 def test_invalid_process_input(api: Api, backend: Backend) -> None:
