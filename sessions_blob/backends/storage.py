@@ -82,6 +82,26 @@ class _Loaded:
     size: int
 
 
+_clamp_warned = False
+
+
+def _warn_clamped(asked: dt.timedelta) -> None:
+    """Once per process: a ``set_expiry()`` beyond the engine's limit would
+    otherwise end "remember me" sessions early without a word."""
+    global _clamp_warned
+    if _clamp_warned:
+        return
+    _clamp_warned = True
+    logger.warning(
+        "A session asked to live %d s, longer than SESSIONS_BLOB_MAX_AGE (%d s); "
+        "it will end after %d s. Raise SESSIONS_BLOB_MAX_AGE to the longest "
+        "expiry you set.",
+        asked.total_seconds(),
+        conf.MAX_AGE,
+        conf.MAX_AGE,
+    )
+
+
 class SessionStore(SessionBase):
     def __init__(self, session_key: str | None = None) -> None:
         super().__init__(session_key)
@@ -246,7 +266,10 @@ class SessionStore(SessionBase):
         if expires.tzinfo is None:  # USE_TZ = False gives naive local times
             expires = expires.astimezone(dt.UTC)
         # Clamped so that clearsessions can prove expiry from listings alone.
-        expires = min(expires, now + dt.timedelta(seconds=conf.MAX_AGE))
+        latest = now + dt.timedelta(seconds=conf.MAX_AGE)
+        if expires > latest + dt.timedelta(seconds=1):
+            _warn_clamped(expires - now)
+            expires = latest
         record = SessionRecord(
             key_hint=session_key[:KEY_HINT_LENGTH],
             created=created,

@@ -12,6 +12,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 
+from sessions_blob.backends import storage
 from sessions_blob.backends.storage import SessionStore
 from sessions_blob.exceptions import ConflictError, SessionTooLarge
 from sessions_blob.records import SessionRecord, object_id, object_name
@@ -153,6 +154,24 @@ def test_expired_session_loads_empty(tier: Tier) -> None:
     loaded = SessionStore(key)
     assert loaded.load() == {}
     assert loaded.session_key is None
+
+
+@pytest.mark.parametrize("tier", ["memory"], indirect=True)
+def test_expiry_beyond_max_age_is_clamped_with_a_warning(
+    tier: Tier, settings: Any, caplog: pytest.LogCaptureFixture, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(storage, "_clamp_warned", False)
+    settings.SESSIONS_BLOB_MAX_AGE = 3600
+    caplog.set_level(logging.WARNING, logger="sessions_blob")
+    for _ in range(2):
+        session = SessionStore()
+        session.set_expiry(dt.timedelta(days=30))  # "remember me"
+        session.save()
+    stored = SessionRecord.from_bytes(tier.store.read(tier.objects()[0]).data)
+    assert stored.expires - stored.modified == dt.timedelta(hours=1)
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1  # once per process
+    assert "longer than SESSIONS_BLOB_MAX_AGE (3600 s)" in warnings[0]
 
 
 def test_exists(tier: Tier) -> None:
