@@ -35,6 +35,14 @@ class SessionMiddleware(DjangoSessionMiddleware):
     def process_response(
         self, request: HttpRequest, response: HttpResponse
     ) -> HttpResponse:
+        session = getattr(request, "session", None)
+        if response.status_code == 500 and getattr(
+            session, "storage_unavailable", False
+        ):
+            # The load failed where process_exception cannot see it (another
+            # middleware's process_view, e.g. LoginRequiredMiddleware), and
+            # Django already made a 500 of it.
+            return self._unavailable(request, "a session load failed")
         try:
             return super().process_response(request, response)
         except StorageUnavailable as exc:  # the save failed
@@ -48,7 +56,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
         return None
 
     def storage_unavailable_response(
-        self, request: HttpRequest, exc: StorageUnavailable
+        self, request: HttpRequest, exc: StorageUnavailable | str
     ) -> HttpResponse:
         """The answer while the storage is down; ``503.html`` if there is one.
 
@@ -63,7 +71,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
         return HttpResponse(body, status=503)
 
     def _unavailable(
-        self, request: HttpRequest, exc: StorageUnavailable
+        self, request: HttpRequest, exc: StorageUnavailable | str
     ) -> HttpResponse:
         logger.error(
             "Session storage unavailable during %s %s: %s",

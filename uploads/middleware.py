@@ -58,7 +58,7 @@ class SessionMiddleware(BlobSessionMiddleware):
         return super().process_response(request, response)
 
     def storage_unavailable_response(
-        self, request: HttpRequest, exc: StorageUnavailable
+        self, request: HttpRequest, exc: StorageUnavailable | str
     ) -> HttpResponse:
         match = request.resolver_match
         if match is not None and "uploads" in match.app_names:

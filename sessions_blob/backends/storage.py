@@ -36,6 +36,7 @@ from sessions_blob.exceptions import (
     ConcurrentUpdateError,
     ConflictError,
     SessionTooLarge,
+    StorageUnavailable,
 )
 from sessions_blob.records import (
     KEY_HINT_LENGTH,
@@ -108,6 +109,8 @@ class SessionStore(SessionBase):
         self._loaded: _Loaded | None = None
         self._cleared = False
         self._user: tuple[str | None, str | None] = (None, None)  # (key, user id)
+        #: A load met StorageUnavailable (for the middleware's 503).
+        self.storage_unavailable = False
 
     # -- keys ---------------------------------------------------------------
 
@@ -161,6 +164,11 @@ class SessionStore(SessionBase):
             # Left in place for inspection: a save makes a new session rather
             # than overwriting what could not be read.
             data = None
+        except StorageUnavailable:
+            # Seen by the middleware even when the load ran in code that
+            # turned the exception into a 500 (another middleware).
+            self.storage_unavailable = True
+            raise
         if data is None:
             self._session_key = None
             return {}

@@ -276,6 +276,30 @@ def test_outage_fails_the_request_without_a_new_cookie(
 
 
 @pytest.mark.urls("tests.sessions_blob.urls")
+def test_outage_met_by_another_middleware_answers_503(
+    proxy: FaultProxy, bucket: str, settings: Any
+) -> None:
+    """LoginRequiredMiddleware loads the session in process_view, where an
+    exception becomes a 500 before any process_exception sees it."""
+    auth = "django.contrib.auth.middleware.AuthenticationMiddleware"
+    at = settings.MIDDLEWARE.index(auth) + 1
+    settings.MIDDLEWARE = [
+        *settings.MIDDLEWARE[:at],
+        "django.contrib.auth.middleware.LoginRequiredMiddleware",
+        *settings.MIDDLEWARE[at:],
+    ]
+    client = Client(raise_request_exception=False)
+    client.cookies[django_settings.SESSION_COOKIE_NAME] = new_session(a=1)
+    assert client.get("/read").status_code == 302  # to the login page
+    proxy.refuse()
+    response = client.get("/read")
+    assert response.status_code == 503
+    assert b"Storage is unavailable" in response.content
+    proxy.passthrough()
+    assert client.get("/read").status_code == 302
+
+
+@pytest.mark.urls("tests.sessions_blob.urls")
 def test_outage_under_the_cached_tier_does_not_poison_the_cache(
     proxy: FaultProxy, bucket: str, redis_cache: str
 ) -> None:
