@@ -33,7 +33,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             messages.append(
                 Warning(
                     f"STORAGES[{alias!r}] ({type(store.storage).__name__}) cannot "
-                    "create or update session objects atomically across processes.",
+                    "create or update session objects atomically across processes: "
+                    "concurrent requests can lose updates or log users out.",
                     hint="Use S3Storage, FileSystemStorage or InMemoryStorage.",
                     id="sessions_blob.W001",
                 )

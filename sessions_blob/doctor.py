@@ -521,7 +521,9 @@ def _generic(store: ObjectStore) -> list[Finding]:
                 "store",
                 WARNING,
                 f"{type(store.storage).__name__} gives no atomic writes across "
-                "processes: concurrent requests can lose updates.",
+                "processes: an update is a delete then a save, so concurrent "
+                "requests in other processes can lose updates, or find the "
+                "session missing for a moment and log its user out.",
                 "Use S3Storage, FileSystemStorage or InMemoryStorage.",
             )
         )

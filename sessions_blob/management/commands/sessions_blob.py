@@ -242,6 +242,13 @@ class Command(BaseCommand):
         except CannotImport as exc:
             raise CommandError(str(exc)) from exc
         elapsed = progress.finish()
+        if not options["dry_run"] and self.verbosity > 0:
+            # Logouts under the new engine delete objects, not the source rows.
+            self.stderr.write(
+                "Once SESSION_ENGINE is switched and this has run once more, empty "
+                "the old session store: a later import would bring back sessions "
+                "whose users have since logged out."
+            )
         self.summary(f"import: {result.summary()} in {elapsed:.2f}s")
 
     # -- doctor ---------------------------------------------------------------
