@@ -38,6 +38,7 @@ TOMBSTONE_TIMEOUT = 300
 
 class SessionStore(StorageSessionStore):
     cache_key_prefix = KEY_PREFIX
+    reads_may_be_stale = True
 
     @staticmethod
     def _cache() -> BaseCache:

@@ -136,6 +136,9 @@ class SessionStore(SessionBase):
 
     # Hooks for a cache in front of the store (backends/cached_storage.py).
 
+    #: ``_read()`` may answer from a copy older than the store.
+    reads_may_be_stale = False
+
     def _read(self, session_key: str, *, fresh: bool = False) -> StoredObject | None:
         """The stored object; ``fresh`` when a cached copy would not do."""
         return self._store().read(self._name(session_key))
@@ -382,6 +385,8 @@ class SessionStore(SessionBase):
             record = unseal(SessionRecord.from_bytes(found.data), session_key)
             data = self._decode_strict(record.payload)
         except (CorruptRecord, signing.BadSignature) as exc:
+            if self.reads_may_be_stale and not fresh:
+                return self._fetch(session_key, fresh=True)
             security_logger.warning(
                 "Session object for key %s... is corrupt: %s",
                 session_key[:KEY_HINT_LENGTH],
@@ -389,6 +394,10 @@ class SessionStore(SessionBase):
             )
             raise _Unreadable from exc
         if record.is_expired(_now()):
+            if self.reads_may_be_stale and not fresh:
+                # A copy may be older than a write that extended the session:
+                # the store decides before anyone is logged out.
+                return self._fetch(session_key, fresh=True)
             return None
         self._remember(record, found.version, len(found.data))
         self._user = (session_key, _user_id(data))

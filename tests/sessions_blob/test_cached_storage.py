@@ -15,7 +15,7 @@ from django.core.management import call_command
 from sessions_blob import operations
 from sessions_blob.backends.cached_storage import SessionStore
 from sessions_blob.backends.storage import SessionStore as UncachedStore
-from sessions_blob.records import object_id
+from sessions_blob.records import object_id, object_name
 from tests.sessions_blob.conftest import Tier
 from tests.sessions_blob.test_backend import concurrent_changes
 
@@ -140,3 +140,24 @@ def test_management_commands_run_on_the_cached_engine(
     assert "1 sessions" in out.getvalue()
     ids = {m.id for m in run_checks()}
     assert not any(i.startswith("sessions_blob.E") for i in ids)
+
+
+def test_an_expired_copy_in_the_cache_is_checked_against_the_store(
+    tier: Tier, redis_cache: str, settings: Any
+) -> None:
+    """A cache write lost during a refresh leaves an old, expired copy: the
+    store, where the session lives on, decides."""
+    live = UncachedStore()
+    live["a"] = 1
+    live.save()
+    expired = UncachedStore()
+    expired.set_expiry(-1)
+    expired.save()
+    old_copy = tier.store.read(
+        object_name(settings.SESSIONS_BLOB_PREFIX, expired.session_key)
+    )
+    assert old_copy is not None
+    SessionStore()._written(live.session_key, old_copy.data, "an old version")
+    tier.calls.clear()
+    assert SessionStore(live.session_key).load() == {"a": 1}
+    assert tier.calls == {"read": 1}
