@@ -59,6 +59,7 @@ def _status_text(status: str, count: int, progress: Progress | None = None) -> s
         return f"Processing. {progress_message(progress)}…"
     return {
         "uploaded": f"{files} uploaded and ready to process.",
+        "queued": "Queued: waiting for a worker…",
         "processing": f"Processing {files}…",
         "completed": "Completed. The dashboard is ready.",
         "failed": (
@@ -83,18 +84,37 @@ def _session_context(session: UploadSession | None) -> dict[str, Any]:
         "session_error": doc.error,
         "expires_at": parse_iso(doc.expires_at),
         "files": [
-            _file_row(f.id, f.name, f.size, f.error, doc.status) for f in doc.files
+            _file_row(
+                f.id,
+                f.name,
+                f.size,
+                f.error,
+                doc.status,
+                current=bool(doc.progress and doc.progress["file"] == index),
+            )
+            for index, f in enumerate(doc.files, start=1)
         ],
     }
 
 
 def _file_row(
-    file_id: str, name: str, size: int, error: Any, status: str
+    file_id: str,
+    name: str,
+    size: int,
+    error: Any,
+    status: str,
+    *,
+    current: bool = False,
 ) -> dict[str, Any]:
+    """A row of the upload list; its badge reads as upload.js's ``syncFiles``."""
     if error:
         state, badge = "error", "Not profiled"
     elif status == "completed":
         state, badge = "profiled", "Profiled"
+    elif status == "queued":
+        state, badge = "uploaded", "Queued"
+    elif status == "processing":
+        state, badge = "uploaded", "Profiling…" if current else "Processing"
     else:
         state, badge = "uploaded", "Uploaded"
     return {

@@ -116,6 +116,31 @@ def test_home_shows_the_progress_of_processing(client: Client) -> None:
     services._update(session["id"], services._existing(running))
     html = client.get("/").content.decode()
     assert "Processing. File 2 of 2: computing quantiles…" in html
+    rows = html.split('id="file-list"')[1].split("</ul>")[0]
+    badges = re.findall(r'<span class="file-badge">([^<]*)</span>', rows)
+    assert badges == ["Processing", "Profiling…"]  # as upload.js's polls show
+
+
+@pytest.mark.django_db  # the job row of the queue
+def test_home_shows_a_queued_session(client: Client, settings: Any) -> None:
+    """Queue mode: the session waits for a worker; the page says so (and
+    upload.js, which polls a queued session, says the same)."""
+    settings.UPLOADS_PROCESSING_MODE = "queue"
+    upload(client, ("a.csv", GOOD_CSV), ("b.csv", GOOD_CSV))
+    response = client.post("/api/process", "{}", content_type="application/json")
+    assert response.status_code == 202, response.content
+    assert response.json()["status"] == "queued"
+
+    html = assert_strict_page(client.get("/"))
+    assert 'data-status="queued"' in html
+    assert re.search(
+        r'<p id="status"[^>]*data-status="queued">Queued: waiting for a worker…</p>',
+        html,
+    )
+    assert "Add CSV files to begin." not in html
+    assert html.count('<span class="file-badge">Queued</span>') == 2
+    assert re.search(r'id="process-button"[^>]*disabled>Process files', html)
+    assert '<span class="step-label step-label-queued">Queued</span>' in html
 
 
 # ------------------------------------------------------------------ dashboard

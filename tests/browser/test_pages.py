@@ -289,6 +289,11 @@ def test_errors_are_specific(
     alert = page.locator("#page-alert")
     expect(alert).to_be_visible()
     expect(alert).to_contain_text("Your session has expired.")
+    # A fresh start: no row is left, not even the one refused here.
+    expect(page.locator("#file-list .file")).to_have_count(0)
+    expect(page.locator("#file-count")).to_have_text("0")
+    expect(page.locator("#empty-note")).to_be_visible()
+    expect(page.locator("#status")).to_have_text("Add CSV files to begin.")
     alert.get_by_role("link", name="Start a new upload").click()
     expect(page.locator("#status")).to_have_text("Add CSV files to begin.")
     problems.assert_none()
@@ -331,6 +336,110 @@ def test_the_status_follows_the_progress_of_processing(
     services._update(session_id, services._existing(fail))
     expect(status).to_have_attribute("data-status", "failed")
     expect(page.locator("#session-error")).to_contain_text("Gave up.")
+    problems.assert_none()
+
+
+def test_queue_mode_follows_the_worker_to_the_dashboard(
+    page: Page, problems: Problems, settings: Any
+) -> None:
+    """Queue mode: POST /api/process answers 202 ``queued`` and a worker runs
+    the job later. The page (and a second tab) says it waits for a worker,
+    keeps polling, and opens the dashboard once the worker has finished (the
+    worker's job runs here, in the test, while the pages poll)."""
+    settings.UPLOADS_PROCESSING_MODE = "queue"
+    page.goto("/")
+    drop_files(page, [("a.csv", sales_csv(50)), ("b.csv", stock_csv(40))])
+    badges = page.locator("#file-list .file .file-badge")
+    expect(badges).to_have_text(["Uploaded", "Uploaded"])
+    session_id = page.locator("[data-upload-page]").get_attribute("data-session-id")
+    assert session_id
+    status_url = f"/api/sessions/{session_id}"
+
+    def is_poll(request: Any) -> bool:
+        return request.method == "GET" and request.url.endswith(status_url)
+
+    with page.expect_response(
+        lambda r: r.request.method == "POST" and r.url.endswith("/api/process")
+    ) as processed:
+        page.get_by_role("button", name="Process files").click()
+    assert processed.value.status == 202
+    status = page.locator("#status")
+    expect(status).to_have_text("Queued: waiting for a worker…")
+    expect(status).to_have_attribute("data-status", "queued")
+    expect(page.locator("#steps")).to_have_attribute("data-status", "queued")
+    expect(page.locator(".step-label-queued")).to_be_visible()
+    expect(page.locator(".step-label-processing")).to_be_hidden()
+    expect(badges).to_have_text(["Queued", "Queued"])
+    expect(page.locator("#process-button")).to_be_disabled()
+    expect(page.locator("#file-input")).to_be_disabled()
+    # Still queued, and the page keeps asking.
+    for _ in range(2):
+        with page.expect_request(is_poll):
+            pass
+    expect(status).to_have_text("Queued: waiting for a worker…")
+
+    # Another tab (or a reload) renders the queued session and follows it too.
+    other = watch(page.context.new_page(), problems)
+    with other.expect_request(is_poll):
+        other.goto("/")
+    expect(other.locator("#status")).to_have_text("Queued: waiting for a worker…")
+    expect(other.locator("#file-list .file .file-badge")).to_have_text(
+        ["Queued", "Queued"]
+    )
+    expect(other.locator("#process-button")).to_be_disabled()
+
+    # The worker picks the job up and completes it: both pages open the dashboard.
+    assert services.upload_session_run_queued(session_key=session_id) == "completed"
+    page.wait_for_url(f"**/sessions/{session_id}/")
+    other.wait_for_url(f"**/sessions/{session_id}/")
+    expect(page.locator("section.report")).to_have_count(2)
+    other.close()
+    problems.assert_none()
+
+
+def test_the_page_refuses_files_over_the_session_limit(
+    page: Page, problems: Problems, settings: Any
+) -> None:
+    """The page knows UPLOADS_MAX_FILES: a file over it is refused before it
+    crosses the network (no 413 too_many_files), counting the session's files
+    and the uploads still waiting."""
+    settings.UPLOADS_MAX_FILES = 3
+    page.goto("/")
+    expect(page.locator("#upload-limits")).to_contain_text("Up to 3 files")
+    uploads: list[str] = []
+    page.on(
+        "request",
+        lambda r: uploads.append(r.url) if r.url.endswith("/api/upload") else None,
+    )
+    drop_files(page, [("a.csv", sales_csv(20)), ("b.csv", sales_csv(30))])
+    rows = page.locator("#file-list .file")
+    expect(rows.locator(".file-badge")).to_have_text(["Uploaded", "Uploaded"])
+
+    # Two in the session: of two more, the first fits and the second does not.
+    drop_files(page, [("c.csv", sales_csv(40)), ("d.csv", sales_csv(50))])
+    expect(rows.locator(".file-badge")).to_have_text(
+        ["Uploaded", "Uploaded", "Uploaded", "Too many"]
+    )
+    refused = rows.nth(3)
+    expect(refused.locator(".file-message")).to_have_text(
+        "Too many files. 'd.csv' would be file 4 of the session; at most 3 are "
+        "accepted (UPLOADS_MAX_FILES)."
+    )
+    expect(refused.locator(".file-progress-wrap")).to_be_hidden()
+    expect(page.locator("#file-count")).to_have_text("3")
+    expect(page.locator("#status")).to_have_text(
+        "3 files uploaded and ready to process."
+    )
+
+    # A full session refuses at once; nothing more went over the network.
+    drop_files(page, [("e.csv", sales_csv(10))])
+    expect(rows.last.locator(".file-badge")).to_have_text("Too many")
+    expect(rows.last.locator(".file-message")).to_contain_text(
+        "'e.csv' would be file 4"
+    )
+    page.wait_for_timeout(200)
+    assert len(uploads) == 3
+    expect(page.get_by_role("button", name="Process files")).to_be_enabled()
     problems.assert_none()
 
 

@@ -40,13 +40,14 @@
     current: "", // name of the file being uploaded
     uploadsDone: 0, // uploads finished in this batch
     processRequest: false, // POST /api/process in flight
-    watching: false, // this page saw "processing": open the dashboard when done
+    watching: false, // this page saw a run (queued or processing): open the dashboard when done
     progress: null, // the session's progress while processing (file, phase, message)
     pollTimer: null,
     polls: 0
   };
 
   var maxFileSize = parseInt(cfg.maxFileSize, 10) || 0;
+  var maxFiles = parseInt(cfg.maxFiles, 10) || 0;
   var POLL_FAST = 400;
   var POLL_SLOW = 1500;
 
@@ -99,6 +100,12 @@
 
   function plural(n, word) {
     return n + " " + word + (n === 1 ? "" : "s");
+  }
+
+  /* A run holds the session: queued (queue mode, waiting for a worker) or
+   * processing. The page follows it until it is completed or failed. */
+  function isRunning(status) {
+    return status === "queued" || status === "processing";
   }
 
   function csrfToken() {
@@ -181,9 +188,20 @@
     stopPolling();
     state.sessionId = null;
     state.watching = false;
+    state.progress = null;
     state.fileCount = 0;
-    var rows = el.list.querySelectorAll(".file[data-file-id]");
-    for (var i = 0; i < rows.length; i += 1) rows[i].remove();
+    root.dataset.sessionId = "";
+    // A fresh start: every row goes (the session's files, and uploads that
+    // failed or were refused here), except uploads still waiting or running,
+    // which will start the new session.
+    var rows = el.list.querySelectorAll(".file");
+    for (var i = 0; i < rows.length; i += 1) {
+      var rowState = rows[i].dataset.state;
+      if (rowState !== "queued" && rowState !== "uploading") rows[i].remove();
+    }
+    el.count.textContent = "0";
+    el.sessionError.hidden = true;
+    el.dashboard.hidden = true;
     setStatus("");
     showPageAlert(
       "Your session has expired.",
@@ -260,6 +278,9 @@
       } else if (doc.status === "completed") {
         setRowState(row, "profiled", "Profiled");
         setRowError(row, null);
+      } else if (doc.status === "queued") {
+        setRowState(row, "uploaded", "Queued");
+        setRowError(row, null);
       } else if (doc.status === "processing") {
         var current = doc.progress && doc.progress.file === index + 1;
         setRowState(row, "uploaded", current ? "Profiling…" : "Processing");
@@ -282,6 +303,8 @@
     switch (status) {
       case "uploaded":
         return files + " uploaded and ready to process.";
+      case "queued":
+        return "Queued: waiting for a worker…";
       case "processing":
         return state.progress ? "Processing. " + state.progress.message + "…" : "Processing " + files + "…";
       case "completed":
@@ -319,13 +342,14 @@
   }
 
   function updateControls() {
-    var busy = state.uploading || state.queue.length > 0 || state.status === "processing" || state.processRequest;
+    var running = isRunning(state.status);
+    var busy = state.uploading || state.queue.length > 0 || running || state.processRequest;
     var canProcess = state.sessionId && state.fileCount > 0 && (state.status === "uploaded" || state.status === "failed");
     el.process.disabled = !canProcess || busy;
     el.process.hidden = state.status === "completed" && !busy;
-    el.process.classList.toggle("is-busy", state.status === "processing" || state.processRequest);
+    el.process.classList.toggle("is-busy", running || state.processRequest);
     el.process.textContent = state.status === "failed" ? "Process again" : "Process files";
-    el.input.disabled = state.status === "processing" || state.processRequest;
+    el.input.disabled = running || state.processRequest;
     el.reset.hidden = !state.sessionId;
     el.reset.disabled = busy;
     el.empty.hidden = el.list.children.length > 0;
@@ -374,10 +398,10 @@
       } else if (state.processRequest) {
         // Our POST decides the outcome; meanwhile only show that it is running
         // (a poll can still see the previous run's "failed").
-        if (result.data.status === "processing") applySession(result.data);
+        if (isRunning(result.data.status)) applySession(result.data);
       } else {
         applySession(result.data);
-        if (result.data.status === "processing") state.watching = true;
+        if (isRunning(result.data.status)) state.watching = true;
         if (result.data.status === "completed" || result.data.status === "failed") {
           stopPolling();
           finish(result.data);
@@ -403,8 +427,13 @@
     api("POST", cfg.urlProcess, {}).then(function (result) {
       state.processRequest = false;
       if (result.ok) {
-        stopPolling();
         applySession(result.data);
+        if (isRunning(result.data.status)) {
+          // Queue mode (202 "queued"): a worker runs it; follow it to the end.
+          if (!state.pollTimer) startPolling();
+          return;
+        }
+        stopPolling();
         finish(result.data);
         return;
       }
@@ -444,7 +473,12 @@
     return api("GET", url(cfg.urlSession, state.sessionId)).then(function (result) {
       if (result.ok) {
         applySession(result.data);
-        if (result.data.status === "completed") finish(result.data);
+        if (result.data.status === "completed") {
+          finish(result.data);
+        } else if (isRunning(result.data.status) && !state.pollTimer) {
+          state.watching = true; // e.g. queued meanwhile by another tab: follow it
+          startPolling();
+        }
       } else if (result.error.code === "session_not_found") {
         sessionExpired();
       } else {
@@ -557,6 +591,21 @@
         });
         return;
       }
+      // The session's files, plus the uploads waiting or running (this
+      // batch's included): one more over the limit would be a 413
+      // too_many_files after the upload, so refuse it now.
+      var planned = state.fileCount + state.queue.length + (state.uploading ? 1 : 0);
+      if (maxFiles && planned >= maxFiles) {
+        setRowState(row, "failed", "Too many");
+        row.querySelector(".file-progress-wrap").hidden = true;
+        setRowError(row, {
+          code: "too_many_files",
+          message:
+            "'" + file.name + "' would be file " + (planned + 1) + " of the session; at most " +
+            maxFiles + " are accepted (UPLOADS_MAX_FILES)."
+        });
+        return;
+      }
       state.queue.push(item);
     });
     el.input.value = "";
@@ -613,8 +662,8 @@
   el.reset.addEventListener("click", startOver);
 
   updateControls();
-  if (state.status === "processing" && state.sessionId) {
-    state.watching = true; // processing in another tab or before a reload
+  if (isRunning(state.status) && state.sessionId) {
+    state.watching = true; // queued or processing in another tab or before a reload
     startPolling();
   }
 })();
