@@ -11,6 +11,7 @@ while the worker works, analytics on B, delete on A.
 
 from __future__ import annotations
 
+import pickle
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ import pytest
 import redis
 import requests
 
+from sessions_blob.backends.cached_storage import TOMBSTONE, TOMBSTONE_TIMEOUT
 from sessions_blob.records import object_id
 from tests.conftest import S3Endpoint
 from tests.support.servers import django_server, manage, post_at_once, worker
@@ -150,13 +152,14 @@ def test_upload_process_read_delete_across_two_servers_and_a_worker(
         assert _poll(f"{b}/api/sessions/{other}")[0]["status"] == "completed"
         assert len(_jobs(database)) == 2  # the refused call queued nothing
 
-        # delete on A: gone on B, from the bucket and from Redis
+        # delete on A: gone on B, from the bucket, and a tombstone in Redis
         for sid, server in [(session_id, a), (other, b)]:
             deleted = requests.delete(f"{server}/api/sessions/{sid}", timeout=30)
             assert deleted.status_code == 204
         gone = requests.get(f"{b}/api/sessions/{session_id}", timeout=30)
         assert gone.status_code == 404
         assert gone.json()["code"] == "session_not_found"
-        assert not cache.exists(cache_key)
+        assert pickle.loads(cache.get(cache_key)) == TOMBSTONE  # Django's pickling
+        assert cache.ttl(cache_key) <= TOMBSTONE_TIMEOUT
         assert _objects(s3, bucket, "uploads/") == []
         assert _objects(s3, bucket, "sessions/") == []
