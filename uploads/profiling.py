@@ -8,7 +8,9 @@ How the file is read
 --------------------
 * **Sniffing.** The first 64 KiB are checked in Python: a 0-byte (or
   whitespace-only) file is ``empty_file``; known binary signatures (PNG, ZIP/XLSX,
-  GZIP, PDF, ...), NUL bytes or more than 1 % control characters are ``not_csv``.
+  GZIP, PDF, ...), text formats no CSV starts with (HTML, XML, RTF, PDF), JSON
+  (the whole head parses, or its first line is a JSON object or array), NUL
+  bytes or more than 1 % control characters are ``not_csv``.
   The dialect (delimiter, quote, escape, header) and the column types come from
   DuckDB's ``sniff_csv`` (run leniently so that a few ragged rows do not derail it).
 * **Encoding.** ``utf-8``, or ``utf-8-sig`` when the file starts with a BOM (DuckDB
@@ -18,10 +20,13 @@ How the file is read
   ``"encoding": "cp1252"`` (or ``"utf-16"``) and ``"lossy_decode"`` is true when some
   bytes had no cp1252 meaning (0x81, 0x8D, 0x8F, 0x90, 0x9D) and were replaced by
   U+FFFD. When more than 1 % of the non-ASCII bytes of the first 64 KiB are such
-  bytes the file is ``undecodable``. If the first 64 KiB are valid UTF-8 but a later
-  row is not (DuckDB reports ``INVALID ENCODING``), the file is transcoded the same
-  way, keeping every valid UTF-8 sequence and reading only the invalid bytes as
-  cp1252 (reported as ``cp1252``).
+  bytes the file is ``undecodable``; so is one whose cp1252 reading is not a
+  Western language (another 8-bit encoding: its non-ASCII characters are mostly
+  symbols, or its words mostly accented letters, as cp1251 Cyrillic, cp1253
+  Greek or GBK Chinese read as cp1252 are). If the first 64 KiB are valid
+  UTF-8 but a later row is not (DuckDB reports ``INVALID ENCODING``), the file
+  is transcoded the same way, keeping every valid UTF-8 sequence and reading
+  only the invalid bytes as cp1252 (reported as ``cp1252``).
 * **Passes.** DuckDB queries ``read_csv`` directly: no table is materialised
   (parsing is cheap next to the aggregates, and a 1 GB file does not fit a 512 MB
   ``memory_limit`` anyway). A fresh in-memory connection per call, with explicit
@@ -40,6 +45,8 @@ How the file is read
   ``rejected_rows`` as ``{"line": n, "reason": "..."}`` (1-based physical line in
   the file, header included), capped at ``max_rejects``; ``rejected_count`` is the
   total (a lower bound, listed under ``approximate``, past 100 000 rejected rows).
+  A file of which no row could be read while some were rejected (an open quote
+  swallowing the rest, say) is a ``parse_error`` naming the first rejected line.
   A value that does not fit the sniffed type does *not* reject its row: the column
   is re-read as text and its type re-inferred over all rows. (DuckDB would
   silently round a later ``9.5`` into a sniffed BIGINT column and cut a later
@@ -123,8 +130,10 @@ import codecs
 import contextlib
 import datetime as dt
 import itertools
+import json
 import math
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -168,25 +177,37 @@ _MAX_QUANTILE_ROUNDS = 12
 _CHUNK = 1024 * 1024
 _CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", "PNG image"),
-    (b"\xff\xd8\xff", "JPEG image"),
-    (b"GIF87a", "GIF image"),
-    (b"GIF89a", "GIF image"),
-    (b"PK\x03\x04", "ZIP archive (or XLSX/ODS workbook)"),
-    (b"PK\x05\x06", "ZIP archive"),
-    (b"\x1f\x8b", "gzip archive"),
-    (b"BZh", "bzip2 archive"),
-    (b"\xfd7zXZ\x00", "xz archive"),
-    (b"7z\xbc\xaf\x27\x1c", "7-Zip archive"),
-    (b"%PDF-", "PDF document"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "OLE document (XLS/DOC)"),
-    (b"PAR1", "Parquet file"),
-    (b"SQLite format 3\x00", "SQLite database"),
-    (b"\x7fELF", "ELF executable"),
-    (b"MZ", "Windows executable"),
-    (b"RIFF", "RIFF media file"),
-    (b"\x28\xb5\x2f\xfd", "zstd archive"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"PK\x03\x04", "a ZIP archive (or XLSX/ODS workbook)"),
+    (b"PK\x05\x06", "a ZIP archive"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"BZh", "a bzip2 archive"),
+    (b"\xfd7zXZ\x00", "an xz archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"%PDF-", "a PDF document"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an OLE document (XLS/DOC)"),
+    (b"PAR1", "a Parquet file"),
+    (b"SQLite format 3\x00", "a SQLite database"),
+    (b"\x7fELF", "an ELF executable"),
+    (b"MZ", "a Windows executable"),
+    (b"RIFF", "a RIFF media file"),
+    (b"\x28\xb5\x2f\xfd", "a zstd archive"),
 )
+#: Text formats no CSV starts with (lowercased, after a BOM and whitespace).
+_TEXT_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"%pdf-", "a PDF document"),
+    (b"{\\rtf", "an RTF document"),
+    (b"<!doctype html", "an HTML page"),
+    (b"<html", "an HTML page"),
+    (b"<?xml", "an XML document"),
+)
+#: Read as cp1252, letters with diacritics are at most this share of the
+#: letters of the words holding them in Western text ("Café", "Müller"); a
+#: Cyrillic or Greek 8-bit file gives words made of them ("Ìîñêâà").
+_CP1252_MAX_ACCENT_SHARE = 0.6
 _INT_TYPES = frozenset(
     {
         "TINYINT",
@@ -427,7 +448,13 @@ def _sniff_bytes(path: str) -> _Encoding:
         # only when the head has NUL bytes too
         binary = any(b < 0x20 or b >= 0x7F for b in magic) or b"\x00" in head
         if head.startswith(magic) and binary:
-            raise ProfileError("not_csv", f"The file is a {what}, not a CSV file.")
+            raise ProfileError("not_csv", f"The file is {what}, not a CSV file.")
+    start = body.lstrip()[:64].lower()
+    for magic, what in _TEXT_SIGNATURES:
+        if start.startswith(magic):
+            raise ProfileError("not_csv", f"The file is {what}, not a CSV file.")
+    if _is_json(body, whole=size <= SNIFF_BYTES):
+        raise ProfileError("not_csv", "The file is JSON, not a CSV file.")
     if b"\x00" in head:
         raise ProfileError(
             "not_csv", "The file contains NUL bytes: it is binary, not CSV text."
@@ -451,7 +478,53 @@ def _sniff_bytes(path: str) -> _Encoding:
             "undecodable",
             "The file is neither UTF-8 nor Windows-1252 (cp1252) text.",
         )
+    if not _plausible_cp1252(body.decode("cp1252", errors="replace")):
+        raise ProfileError(
+            "undecodable",
+            "The file is not UTF-8, and read as Windows-1252 (cp1252) its text "
+            "is not a Western language: it is probably in another 8-bit "
+            "encoding (Cyrillic, Greek, Chinese...). Save it as UTF-8 and "
+            "upload it again.",
+        )
     return _Encoding("cp1252", "cp1252")
+
+
+def _is_json(body: bytes, *, whole: bool) -> bool:
+    """A JSON document (the whole file, when it fits the sniffed head) or
+    JSON Lines (a first line that is a JSON object or array)."""
+    text = body.lstrip()
+    if not text.startswith((b"{", b"[")):
+        return False
+    candidates = [text] if whole else []
+    candidates.append(text.split(b"\n", 1)[0])
+    for candidate in candidates:
+        try:
+            value = json.loads(candidate)
+        except ValueError:
+            continue
+        if isinstance(value, dict | list):
+            return True
+    return False
+
+
+def _plausible_cp1252(text: str) -> bool:
+    """Whether non-ASCII text decoded as cp1252 reads like a Western language.
+
+    Another 8-bit encoding read as cp1252 gives words made only of accented
+    letters ("Ìîñêâà" from cp1251, "ÁèÞíá" from cp1253, "ÍõÎ" from GBK, whose
+    bytes are mostly 0xC0-0xFF); Western text has accented letters among plain
+    ones ("Besançon", "Straße"). Symbols ("€", "°") are not letters and do not
+    count. Too little non-ASCII to judge passes.
+    """
+    if sum(ord(c) >= 0x80 for c in text) < 8:
+        return True
+    accented = letters = 0
+    for word in re.findall(r"[^\W\d_]+", text):
+        count = sum(ord(c) >= 0x80 for c in word)
+        if count:
+            accented += count
+            letters += len(word)
+    return accented <= _CP1252_MAX_ACCENT_SHARE * letters
 
 
 def _transcode(src: str, dst: str, enc: _Encoding) -> int:
@@ -1221,6 +1294,13 @@ class _Profiler:
         broken = {r[0] for r in rejects if r[1] != "CAST"}
         rejects = [r for r in rejects if r[1] != "CAST" or r[0] not in broken]
         rejected_count = len({r[0] for r in rejects})
+        if rows == 0 and rejected_count:
+            first = rejects[0]
+            line = _physical_lines(src.path, [int(first[4] or 0)])[int(first[4] or 0)]
+            raise ProfileError(
+                "parse_error",
+                f"No row could be read: line {line}: {first[1]}: {first[3]}",
+            )
         if rejected_count >= REJECTS_STORE_LIMIT:
             self.approximate.add("rejected_count")
         rejected = []

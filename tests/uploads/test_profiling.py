@@ -140,6 +140,39 @@ def test_late_non_utf8_bytes_fall_back_to_cp1252(tmp_path: Path) -> None:
     assert {"value": "café", "count": 1} in col(doc, "word")["top_values"]
 
 
+@pytest.mark.parametrize(
+    ("encoding", "text"),
+    [("cp1251", "Москва,Иван"), ("cp1253", "Αθήνα,Γιώργος"), ("gbk", "北京,王伟")],
+)
+def test_other_8bit_encodings_are_undecodable(
+    tmp_path: Path, encoding: str, text: str
+) -> None:
+    """Read as cp1252 they decode without an error, into nonsense."""
+    body = "city,name\n" + "".join(f"{text} {i}\n" for i in range(30))
+    with pytest.raises(ProfileError) as err:
+        profile_csv(write(tmp_path, body.encode(encoding)))
+    assert err.value.code == "undecodable"
+    assert "Save it as UTF-8" in err.value.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Besançon,Müller,Straße,été",
+        "Ærø,Æbelø,København,Søren",  # Danish: short words, many letters
+        "Ñandú,Peña,Año,Olé",
+        "Coração,Ações,São Paulo,não",  # Portuguese: ç and ã side by side
+        "12,50 €,20 °C,± 3 µm",  # symbols, not letters
+    ],
+)
+def test_western_cp1252_text_is_read(tmp_path: Path, text: str) -> None:
+    body = "a,b,c,d\n" + "".join(f"{text} {i}\n" for i in range(30))
+    doc = profile(write(tmp_path, body.encode("cp1252")))
+    assert doc["encoding"] == "cp1252"
+    assert doc["row_count"] == 30
+    assert doc["sample_rows"][0] == [*text.split(",")[:3], text.split(",")[3] + " 0"]
+
+
 def test_utf16_with_bom_is_transcoded(tmp_path: Path) -> None:
     doc = profile(write(tmp_path, "a,b\n1,é\n2,ü\n".encode("utf-16")))
     assert doc["encoding"] == "utf-16"
@@ -192,6 +225,40 @@ def test_zip_named_csv(tmp_path: Path) -> None:
     with pytest.raises(ProfileError) as err:
         profile_csv(write(tmp_path, b"PK\x03\x04" + b"xl/workbook.xml" * 20))
     assert err.value.code == "not_csv"
+
+
+@pytest.mark.parametrize(
+    ("data", "what"),
+    [
+        (b'{"a": 1, "b": [1, 2, 3]}', "JSON"),
+        (b'{"a": 1}\n{"a": 2}\n' * 3, "JSON"),  # JSON Lines
+        (b"\xef\xbb\xbf  [1, 2, 3]\n", "JSON"),
+        (b"<!DOCTYPE html><html><body>hi, there</body></html>", "HTML page"),
+        (b"  <html lang=en>\n<p>a,b</p>\n</html>\n", "HTML page"),
+        (b'<?xml version="1.0"?>\n<rows><row a="1,2"/></rows>\n', "XML document"),
+        (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n", "PDF document"),
+    ],
+)
+def test_text_formats_named_csv_are_not_csv(
+    tmp_path: Path, data: bytes, what: str
+) -> None:
+    with pytest.raises(ProfileError) as err:
+        profile_csv(write(tmp_path, data))
+    assert err.value.code == "not_csv"
+    assert what in err.value.message
+
+
+def test_csv_that_merely_starts_with_a_bracket_is_read(tmp_path: Path) -> None:
+    doc = profile(write(tmp_path, "[id],name\n1,a\n2,b\n"))
+    assert [c["name"] for c in doc["columns"]] == ["[id]", "name"]
+
+
+def test_a_file_of_which_no_row_can_be_read_is_a_parse_error(tmp_path: Path) -> None:
+    """An open quote on the first row swallows the rest of the file."""
+    with pytest.raises(ProfileError) as err:
+        profile_csv(write(tmp_path, 'a,b\n1,"open\n2,3\n4,5\n'))
+    assert err.value.code == "parse_error"
+    assert err.value.message.startswith("No row could be read: line 2:")
 
 
 def test_control_characters_are_not_csv(tmp_path: Path) -> None:
