@@ -9,8 +9,9 @@ How the file is read
 * **Sniffing.** The first 64 KiB are checked in Python: a 0-byte (or
   whitespace-only) file is ``empty_file``; known binary signatures (PNG, ZIP/XLSX,
   GZIP, PDF, ...), text formats no CSV starts with (HTML, XML, RTF, PDF), JSON
-  (the whole head parses, or its first line is a JSON object or array), NUL
-  bytes or more than 1 % control characters are ``not_csv``.
+  (the whole head parses, a longer file's head is valid JSON up to where it was
+  cut, or its first line is a JSON object or array), NUL bytes or more than 1 %
+  control characters are ``not_csv``.
   The dialect (delimiter, quote, escape, header) and the column types come from
   DuckDB's ``sniff_csv`` (run leniently so that a few ragged rows do not derail it).
 * **Encoding.** ``utf-8``, or ``utf-8-sig`` when the file starts with a BOM (DuckDB
@@ -20,13 +21,20 @@ How the file is read
   ``"encoding": "cp1252"`` (or ``"utf-16"``) and ``"lossy_decode"`` is true when some
   bytes had no cp1252 meaning (0x81, 0x8D, 0x8F, 0x90, 0x9D) and were replaced by
   U+FFFD. When more than 1 % of the non-ASCII bytes of the first 64 KiB are such
-  bytes the file is ``undecodable``; so is one whose cp1252 reading is not a
-  Western language (another 8-bit encoding: its non-ASCII characters are mostly
-  symbols, or its words mostly accented letters, as cp1251 Cyrillic, cp1253
-  Greek or GBK Chinese read as cp1252 are). If the first 64 KiB are valid
-  UTF-8 but a later row is not (DuckDB reports ``INVALID ENCODING``), the file
-  is transcoded the same way, keeping every valid UTF-8 sequence and reading
-  only the invalid bytes as cp1252 (reported as ``cp1252``).
+  bytes the file is ``undecodable``; so is one whose cp1252 reading is garbled,
+  i.e. in another 8-bit encoding. Western words hold at most two non-ASCII
+  characters in a row ("Café", "ação"); cp1251 Cyrillic, cp1253 Greek, GBK or
+  Big5 Chinese, cp1255 Hebrew... read as cp1252 turn whole words into runs of
+  them ("Москва" -> "Ìîñêâà"). Over the distinct runs of non-ASCII characters
+  (typographic quotes and dashes aside), the reading is garbled when runs of 3+
+  (not one repeated character, as "€€€") or symbols between ASCII letters
+  ("z³oty", cp1250 Polish) hold at least half of their characters; distinct,
+  so that a value repeated on every row ("été", "Ö") weighs as one. The
+  message quotes a garbled run. If the first 64 KiB are valid UTF-8 but a later
+  row is not (DuckDB reports ``INVALID ENCODING``), the 64 KiB from that row are
+  checked likewise, then the file is transcoded the same way, keeping every
+  valid UTF-8 sequence and reading only the invalid bytes as cp1252 (reported
+  as ``cp1252``).
 * **Passes.** DuckDB queries ``read_csv`` directly: no table is materialised
   (parsing is cheap next to the aggregates, and a 1 GB file does not fit a 512 MB
   ``memory_limit`` anyway). A fresh in-memory connection per call, with explicit
@@ -204,10 +212,31 @@ _TEXT_SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"<html", "an HTML page"),
     (b"<?xml", "an XML document"),
 )
-#: Read as cp1252, letters with diacritics are at most this share of the
-#: letters of the words holding them in Western text ("Café", "Müller"); a
-#: Cyrillic or Greek 8-bit file gives words made of them ("Ìîñêâà").
-_CP1252_MAX_ACCENT_SHARE = 0.6
+#: Typographic marks (quotes, dashes, guillemets, soft hyphen...) that Western
+#: text puts next to anything: they neither make nor break a run below.
+_CP1252_MARKS = frozenset(
+    "\u2018\u2019\u201a\u201c\u201d\u201e\u00b4\u00b7\u2013\u2014\u2026"
+    "\u2039\u203a\u00ab\u00bb\u00ae\u2122\u00a9\u00b0\u00a0\u00ad"
+)
+#: Runs of cp1252's non-ASCII characters (marks excluded). Only cp1252's own
+#: repertoire: the late-bytes check reads valid UTF-8 ("Москва") as such.
+_CP1252_RUN = re.compile(
+    "["
+    + "".join(
+        re.escape(c)
+        for c in bytes(range(0x80, 0x100)).decode("cp1252", errors="ignore")
+        if c not in _CP1252_MARKS
+    )
+    + "]+"
+)
+#: A cp1252 reading is garbled when garbled runs hold at least this share of
+#: the characters of its distinct non-ASCII runs.
+_CP1252_MAX_GARBLED_SHARE = 0.5
+_OTHER_ENCODING = (
+    "The file is not UTF-8, and read as Windows-1252 (cp1252) its text is "
+    "garbled ({example!r}): it is probably in another 8-bit encoding (Cyrillic, "
+    "Greek, Chinese...). Save it as UTF-8 and upload it again."
+)
 _INT_TYPES = frozenset(
     {
         "TINYINT",
@@ -478,23 +507,43 @@ def _sniff_bytes(path: str) -> _Encoding:
             "undecodable",
             "The file is neither UTF-8 nor Windows-1252 (cp1252) text.",
         )
-    if not _plausible_cp1252(body.decode("cp1252", errors="replace")):
-        raise ProfileError(
-            "undecodable",
-            "The file is not UTF-8, and read as Windows-1252 (cp1252) its text "
-            "is not a Western language: it is probably in another 8-bit "
-            "encoding (Cyrillic, Greek, Chinese...). Save it as UTF-8 and "
-            "upload it again.",
-        )
+    example = _garbled_cp1252(body.decode("cp1252", errors="replace"))
+    if example:
+        raise ProfileError("undecodable", _OTHER_ENCODING.format(example=example))
     return _Encoding("cp1252", "cp1252")
 
 
+def _check_late_bytes(path: str, position: int) -> None:
+    """Refuse a file whose non-UTF-8 part, first met at byte ``position`` (past
+    the sniffed head), is garbled as cp1252 (the sniff never saw it)."""
+    with open(path, "rb") as fh:
+        fh.seek(position)
+        window = fh.read(SNIFF_BYTES)
+    decoder = codecs.getincrementaldecoder("utf-8")("profile_cp1252_fallback")
+    example = _garbled_cp1252(decoder.decode(window, final=False))
+    if example:
+        raise ProfileError("undecodable", _OTHER_ENCODING.format(example=example))
+
+
 def _is_json(body: bytes, *, whole: bool) -> bool:
-    """A JSON document (the whole file, when it fits the sniffed head) or
-    JSON Lines (a first line that is a JSON object or array)."""
+    """A JSON document (the whole file, when it fits the sniffed head; else a
+    head that is valid JSON up to where it was cut) or JSON Lines (a first line
+    that is a JSON object or array)."""
     text = body.lstrip()
     if not text.startswith((b"{", b"[")):
         return False
+    if not whole:
+        head = text.decode("utf-8", errors="replace")
+        try:
+            json.loads(head)
+        except json.JSONDecodeError as exc:
+            # a cut document fails only at the cut: in its last token, or in a
+            # string still open there (JSON strings hold no raw newline)
+            rest = head[exc.pos :]
+            if exc.msg.startswith("Unterminated string") or (
+                len(rest) <= 64 and "\n" not in rest
+            ):
+                return True
     candidates = [text] if whole else []
     candidates.append(text.split(b"\n", 1)[0])
     for candidate in candidates:
@@ -507,24 +556,35 @@ def _is_json(body: bytes, *, whole: bool) -> bool:
     return False
 
 
-def _plausible_cp1252(text: str) -> bool:
-    """Whether non-ASCII text decoded as cp1252 reads like a Western language.
+def _garbled_cp1252(text: str) -> str | None:
+    """A garbled run when text decoded as cp1252 is not a Western language.
 
-    Another 8-bit encoding read as cp1252 gives words made only of accented
-    letters ("Ìîñêâà" from cp1251, "ÁèÞíá" from cp1253, "ÍõÎ" from GBK, whose
-    bytes are mostly 0xC0-0xFF); Western text has accented letters among plain
-    ones ("Besançon", "Straße"). Symbols ("€", "°") are not letters and do not
-    count. Too little non-ASCII to judge passes.
+    Western words hold one or two non-ASCII characters in a row ("Café",
+    "Straße", "ação", "süß"); another 8-bit encoding read as cp1252 turns whole
+    words into such runs: "Ìîñêâà" (cp1251 Москва), "ÁèÞíá" (cp1253), "±±¾©"
+    (GBK 北京), "éøåùìéí" (cp1255). A run is garbled when it has 3+ characters
+    (not all the same: "€€€" is a price band), or is made of symbols between
+    two ASCII letters (cp1250 Polish "z³oty"). Each distinct run is judged once,
+    so a value repeated on every row ("été", "Ö", "µ") weighs as one; the text
+    is garbled when garbled runs hold half the characters of all the runs.
+    Returns the longest garbled run (cut to 20 characters), or None.
     """
-    if sum(ord(c) >= 0x80 for c in text) < 8:
-        return True
-    accented = letters = 0
-    for word in re.findall(r"[^\W\d_]+", text):
-        count = sum(ord(c) >= 0x80 for c in word)
-        if count:
-            accented += count
-            letters += len(word)
-    return accented <= _CP1252_MAX_ACCENT_SHARE * letters
+    runs: dict[str, bool] = {}
+    for m in _CP1252_RUN.finditer(text):
+        run = m.group()
+        if run in runs:
+            continue
+        garbled = len(run) >= 3 and len(set(run)) >= 2
+        if not garbled and not any(c.isalpha() for c in run):
+            before = text[m.start() - 1 : m.start()]
+            after = text[m.end() : m.end() + 1]
+            garbled = all(c.isascii() and c.isalpha() for c in (before, after))
+        runs[run] = garbled
+    bad = [run for run, garbled in runs.items() if garbled]
+    total = sum(len(run) for run in runs)
+    if not bad or sum(len(run) for run in bad) < _CP1252_MAX_GARBLED_SHARE * total:
+        return None
+    return max(bad, key=len)[:20]
 
 
 def _transcode(src: str, dst: str, enc: _Encoding) -> int:
@@ -1200,7 +1260,9 @@ class _Profiler:
         self.phase("aggregating")
         for _attempt in range(4):
             rows, distinct_rows, rejects = self.pass_one(src)
-            if any(r[1] == "INVALID ENCODING" for r in rejects) and not enc.transcode:
+            invalid = [int(r[4] or 0) for r in rejects if r[1] == "INVALID ENCODING"]
+            if invalid and not enc.transcode:
+                _check_late_bytes(self.original, min(invalid))
                 enc = _Encoding("cp1252", "utf-8", fallback=True)
                 src = self.sniff(self.transcode(enc))
                 self.guess_candidates(src)

@@ -500,6 +500,14 @@ CONTENT_CASES = {
     "whitespace_only": (b"\n\n  \n", "failed", "empty_file"),
     "binary_junk": (bytes(range(256)) * 40, "failed", "not_csv"),
     "png_named_csv": (PNG, "failed", "not_csv"),
+    "html_named_csv": (b"<!doctype html><html><p>a,b</p></html>", "failed", "not_csv"),
+    "json_named_csv": (b'{"a": 1, "b": [1, 2, 3]}', "failed", "not_csv"),
+    "cp1251_text": (
+        "\n".join(["city,name", "Москва,Иван", "Киев,Олег", ""]).encode("cp1251"),
+        "failed",
+        "undecodable",
+    ),
+    "open_quote": (b'a,b\n1,"open\n2,3\n4,5\n', "failed", "parse_error"),
 }
 
 

@@ -173,6 +173,56 @@ def test_western_cp1252_text_is_read(tmp_path: Path, text: str) -> None:
     assert doc["sample_rows"][0] == [*text.split(",")[:3], text.split(",")[3] + " 0"]
 
 
+@pytest.mark.parametrize(
+    ("column", "values"),
+    [
+        ("saison", ["été", "hiver", "printemps", "automne"]),
+        ("riktning", ["N", "S", "Ö", "V"]),  # Swedish: Öster
+        ("unit", ["µ"]),
+        ("geschmack", ["süß", "sauer"]),
+    ],
+)
+def test_western_value_repeated_on_every_row_is_read(
+    tmp_path: Path, column: str, values: list[str]
+) -> None:
+    """One short accented word on many rows is still Western text."""
+    rows = [f"{i},{values[i % len(values)]}" for i in range(40)]
+    doc = profile(write(tmp_path, csv_lines(f"id,{column}", rows).encode("cp1252")))
+    assert doc["encoding"] == "cp1252"
+    assert doc["row_count"] == 40
+    assert {t["value"] for t in col(doc, column)["top_values"]} == set(values)
+
+
+def test_a_few_cyrillic_letters_are_undecodable(tmp_path: Path) -> None:
+    with pytest.raises(ProfileError) as err:
+        profile_csv(write(tmp_path, b"city\n" + "Москва\n".encode("cp1251")))
+    assert err.value.code == "undecodable"
+    assert "'Ìîñêâà'" in err.value.message  # the garbled text, as cp1252 reads it
+
+
+def test_late_other_encoding_is_undecodable(tmp_path: Path) -> None:
+    # the first 64 KiB are ASCII: only the rows DuckDB finds invalid show it
+    rows = "".join(f"{i},plain\n" for i in range(20_000)).encode()
+    late = "".join(f"{i},Санкт-Петербург\n" for i in range(50)).encode("cp1251")
+    path = write(tmp_path, b"n,city\n" + rows + late)
+    assert path.stat().st_size > profiling.SNIFF_BYTES
+    with pytest.raises(ProfileError) as err:
+        profile_csv(path)
+    assert err.value.code == "undecodable"
+    assert "Save it as UTF-8" in err.value.message
+
+
+def test_late_cp1252_after_utf8_cyrillic_is_read(tmp_path: Path) -> None:
+    # valid UTF-8 Cyrillic near the late bytes is not taken for garbled cp1252
+    rows = "".join(f"{i},Москва\n" for i in range(8_000)).encode()
+    path = write(tmp_path, b"n,word\n" + rows + b"8000,caf\xe9 cr\xe8me\n")
+    assert path.stat().st_size > profiling.SNIFF_BYTES
+    doc = profile(path)
+    assert doc["encoding"] == "cp1252"
+    assert doc["row_count"] == 8_001
+    assert {"value": "café crème", "count": 1} in col(doc, "word")["top_values"]
+
+
 def test_utf16_with_bom_is_transcoded(tmp_path: Path) -> None:
     doc = profile(write(tmp_path, "a,b\n1,é\n2,ü\n".encode("utf-16")))
     assert doc["encoding"] == "utf-16"
@@ -251,6 +301,27 @@ def test_text_formats_named_csv_are_not_csv(
 def test_csv_that_merely_starts_with_a_bracket_is_read(tmp_path: Path) -> None:
     doc = profile(write(tmp_path, "[id],name\n1,a\n2,b\n"))
     assert [c["name"] for c in doc["columns"]] == ["[id]", "name"]
+
+
+def test_json_document_longer_than_the_sniffed_head_is_not_csv(
+    tmp_path: Path,
+) -> None:
+    records = [{"id": i, "name": f"n{i}", "tags": ["a", "b"]} for i in range(3_000)]
+    path = write(tmp_path, json.dumps(records, indent=2))
+    assert path.stat().st_size > profiling.SNIFF_BYTES
+    with pytest.raises(ProfileError) as err:
+        profile_csv(path)
+    assert err.value.code == "not_csv"
+    assert "JSON" in err.value.message
+
+
+def test_long_csv_that_starts_with_a_brace_is_read(tmp_path: Path) -> None:
+    rows = [f"{i},x{i}" for i in range(20_000)]
+    path = write(tmp_path, csv_lines("{id},name", rows))
+    assert path.stat().st_size > profiling.SNIFF_BYTES
+    doc = profile(path)
+    assert [c["name"] for c in doc["columns"]] == ["{id}", "name"]
+    assert doc["row_count"] == 20_000
 
 
 def test_a_file_of_which_no_row_can_be_read_is_a_parse_error(tmp_path: Path) -> None:
