@@ -345,19 +345,11 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from tests.support.servers import moto_server
+    from tests.support.servers import create_bucket, moto_server
 
     work = Path(tempfile.mkdtemp(prefix="bench-clear-"))
     with moto_server(work) as endpoint:
-        import boto3
-
-        boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            aws_access_key_id="bench",
-            aws_secret_access_key="bench",
-            region_name="us-east-1",
-        ).create_bucket(Bucket=BUCKET)
+        create_bucket(endpoint, BUCKET)
         os.environ.update(
             {
                 "DJANGO_SETTINGS_MODULE": "analytics_site.settings",

@@ -319,19 +319,17 @@ def main() -> int:
     if args.files < 1 or args.clients < 1 or args.duration <= 0:
         parser.error("--files, --clients and --duration must be positive")
 
-    from tests.support.servers import django_server, manage, moto_server, worker
+    from tests.support.servers import (
+        create_bucket,
+        django_server,
+        manage,
+        moto_server,
+        worker,
+    )
 
     work = Path(tempfile.mkdtemp(prefix="bench-load-"))
     with moto_server(work) as endpoint, database(args, work) as database_url:
-        import boto3
-
-        boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            aws_access_key_id="bench",
-            aws_secret_access_key="bench",
-            region_name="us-east-1",
-        ).create_bucket(Bucket="load")
+        create_bucket(endpoint, "load")
         env = {
             "DJANGO_SECRET_KEY": f"bench-{uuid.uuid4().hex}",
             "S3_BUCKET": "load",

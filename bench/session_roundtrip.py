@@ -129,19 +129,11 @@ def main() -> None:
     parser.add_argument("--writers", type=int, default=50)
     args = parser.parse_args()
 
-    from tests.support.servers import moto_server
+    from tests.support.servers import create_bucket, moto_server
 
     work = Path(tempfile.mkdtemp(prefix="bench-sessions-"))
     with moto_server(work) as endpoint:
-        import boto3
-
-        boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            aws_access_key_id="bench",
-            aws_secret_access_key="bench",
-            region_name="us-east-1",
-        ).create_bucket(Bucket="bench")
+        create_bucket(endpoint, "bench")
         database = (
             "postgres://postgres@127.0.0.1:5432/test"
             if reachable(5432)

@@ -78,6 +78,19 @@ def moto_server(log_dir: Path) -> Iterator[str]:
         log.close()
 
 
+def create_bucket(endpoint: str, bucket: str) -> None:
+    """A bucket on moto's server (which takes any credentials)."""
+    import boto3
+
+    boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+        region_name="us-east-1",
+    ).create_bucket(Bucket=bucket)
+
+
 @contextlib.contextmanager
 def django_server(
     env: dict[str, str], log_dir: Path, name: str, workers: int = 1
