@@ -222,14 +222,28 @@ def engine_case(log: MotoLog, count: int, expired_share: float, workers: int) ->
     left = count_left(prefix)
     expired = len(range(0, count, every))
     assert left == count - expired, (left, count, expired, output)
-    return Row(
+    return s3_row(
         "sessions_blob, S3, expired by expiry",
+        count,
+        expired,
+        calls,
+        count - left,
+        seconds,
+    )
+
+
+def s3_row(
+    case: str, count: int, expired: int, calls: Any, deleted: int, seconds: float
+) -> Row:
+    """A table row from the S3 calls moto logged during one clearsessions."""
+    return Row(
+        case,
         count,
         expired,
         calls["ListObjectsV2"],
         calls["GetObject"],
         calls["DeleteObjects"] + calls["DELETE object"],
-        count - left,
+        deleted,
         seconds,
     )
 
@@ -263,13 +277,11 @@ def age_case(log: MotoLog, count: int, expired_share: float, workers: int) -> Ro
         calls = log.calls()
     left = count_left(prefix)
     assert left == count - expired, (left, output)
-    return Row(
+    return s3_row(
         "sessions_blob, S3, expired by age",
         count,
         expired,
-        calls["ListObjectsV2"],
-        calls["GetObject"],
-        calls["DeleteObjects"] + calls["DELETE object"],
+        calls,
         count - left,
         seconds,
     )
