@@ -22,7 +22,6 @@ from analytics_site.dashboard import dashboard_context, file_error
 from uploads import services
 from uploads.conf import conf
 from uploads.documents import (
-    SESSION_KEY,
     Progress,
     UploadDocument,
     UploadSession,
@@ -39,15 +38,11 @@ def _current(request: HttpRequest) -> tuple[UploadSession | None, bool]:
     """The browser's upload session (from its cookie), and whether the cookie
     named a session that has expired or was deleted."""
     had_cookie = settings.SESSION_COOKIE_NAME in request.COOKIES
-    data = request.session.get(SESSION_KEY)  # loads; a gone session drops its key
+    doc = UploadDocument.from_session(request.session)  # a gone session drops its key
     key = request.session.session_key
     if key is None:
         return None, had_cookie
-    if not isinstance(data, dict):
-        return None, False
-    try:
-        doc = UploadDocument.from_dict(data)
-    except (KeyError, TypeError, ValueError):
+    if doc is None:
         return None, False
     return UploadSession(key=key, doc=doc), False
 

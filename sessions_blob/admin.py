@@ -3,13 +3,35 @@
 There is no table: ``StoredSession`` is an unmanaged model that gives the
 admin index its entry and the permissions (``view_storedsession``,
 ``delete_storedsession``). Every view below reads the storage through
-``sessions_blob.inspect`` and ``sessions_blob.operations``:
+``sessions_blob.inspection`` and ``sessions_blob.operations``:
 
 - list: one listing page per page (S3 continuation tokens in the links), each
   object on it read in parallel; filter by state, search by key prefix;
-- detail: the verified payload as JSON, object metadata, upload files;
-- actions: delete selected (with upload files), delete all expired, and log
-  out every session of a user. Each is written to the admin log.
+- detail: the verified payload as JSON, object metadata;
+- actions: delete selected, delete all expired, and log out every session of
+  a user. Each is written to the admin log.
+
+Extending it, for apps that keep data in their sessions: subclass
+``StoredSessionAdmin`` and register the subclass in place of this one
+(``admin.site.unregister(StoredSession)``, then ``admin.site.register``), as
+projects do with ``UserAdmin``:
+
+- ``list_display``: the list's columns, as in ``ModelAdmin``: each is a
+  method of the admin that takes a
+  :class:`~sessions_blob.inspection.SessionObject` (decorate it with
+  ``@admin.display(description=...)``). Beyond the built-in columns
+  (``BUILTIN_COLUMNS``) it is called only for sessions whose data verified,
+  and its value is escaped unless marked safe.
+- ``get_detail_sections(request, session)``: extra boxes on the detail page,
+  each a :class:`DetailSection` rendered from its own template.
+- ``deletion_notes(request, sessions)``: lines shown on the delete
+  confirmation, saying what else goes with these sessions.
+- ``get_urls()``: extra pages, as in ``ModelAdmin``; ``admin_url(name,
+  *args)`` reverses this admin's URL names.
+- ``class Media``: stylesheets for the extra columns and sections.
+
+What else goes when a session is deleted is for the app to do: it receives
+``sessions_blob.signals.sessions_deleted``.
 """
 
 from __future__ import annotations
@@ -17,8 +39,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.models import CHANGE, DELETION, LogEntry
@@ -26,20 +51,20 @@ from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import (
-    FileResponse,
-    Http404,
-    HttpRequest,
-    HttpResponse,
-    HttpResponseRedirect,
-)
-from django.http.response import HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.defaultfilters import date as date_filter
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, re_path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 
-from sessions_blob import inspect, operations, user_index
+from sessions_blob import inspection, operations, user_index
+from sessions_blob.cleanup import clear_expired_sessions
 from sessions_blob.exceptions import StorageUnavailable
+from sessions_blob.inspection import SessionObject
 from sessions_blob.models import StoredSession
 
 OBJECT_ID = r"(?P<object_id>[0-9a-f]{64})"
@@ -47,13 +72,34 @@ PAGE_SALT = "sessions_blob.admin.page"
 MASKED_KEYS = ("_auth_user_hash", "_csrftoken")
 STATE_FILTERS = (
     (None, "All"),
-    (inspect.LIVE, "Live"),
-    (inspect.EXPIRED, "Expired"),
+    (inspection.LIVE, "Live"),
+    (inspection.EXPIRED, "Expired"),
     ("unreadable", "Tampered or corrupt"),
 )
 #: Expired sessions deleted by one click run at most this long (seconds);
-#: clearsessions and purge_uploads from cron do the rest.
+#: clearsessions from cron does the rest.
 DELETE_EXPIRED_BUDGET = 20.0
+#: The columns the admin draws itself (methods below), in their order.
+BUILTIN_COLUMNS: tuple[str, ...] = (
+    "key",
+    "state",
+    "user",
+    "size",
+    "last_modified",
+    "expires",
+)
+EMPTY = mark_safe('<span class="quiet">&ndash;</span>')  # a constant
+ANONYMOUS = mark_safe('<span class="quiet">anonymous</span>')
+
+
+@dataclass(frozen=True)
+class DetailSection:
+    """A box on a session's detail page (``get_detail_sections``)."""
+
+    title: str
+    template: str  # rendered with this section as ``section``
+    context: dict[str, Any] = field(default_factory=dict)
+    id: str = ""  # the box's HTML id
 
 
 def _masked(data: dict[str, Any]) -> dict[str, Any]:
@@ -63,7 +109,37 @@ def _masked(data: dict[str, Any]) -> dict[str, Any]:
 @admin.register(StoredSession)
 class StoredSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_per_page = 50
+    list_display = BUILTIN_COLUMNS
     max_scan = 1000  # objects read per request by a filter or a key search
+
+    # -- extension points ---------------------------------------------------
+
+    def get_detail_sections(
+        self, request: HttpRequest, session: SessionObject
+    ) -> list[DetailSection]:
+        """Extra boxes on the detail page (none here)."""
+        return []
+
+    def deletion_notes(
+        self, request: HttpRequest, sessions: list[SessionObject]
+    ) -> list[str]:
+        """Lines for the delete confirmation: what else these deletions take
+        with them (none here)."""
+        return []
+
+    def _declared_media(self) -> forms.Media:
+        """Only what a subclass declares in ``class Media`` (stylesheets for
+        its columns and sections); the admin's own scripts load as usual."""
+        declared = getattr(type(self), "Media", None)
+        return forms.Media(declared) if declared is not None else forms.Media()
+
+    def admin_url(self, name: str, *args: Any) -> str:
+        """This admin's URL ``name`` (``changelist``, ``change``, ...)."""
+        return reverse(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_{name}",
+            args=args,
+            current_app=self.admin_site.name,
+        )
 
     # -- permissions: view and delete only -------------------------------------
 
@@ -107,24 +183,7 @@ class StoredSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 wrap(self.delete_view),
                 name=f"{prefix}_delete",
             ),
-            re_path(
-                rf"^{OBJECT_ID}/analytics/$",
-                wrap(self.analytics_view),
-                name=f"{prefix}_analytics",
-            ),
-            re_path(
-                rf"^{OBJECT_ID}/files/(?P<file_id>[\w-]{{1,64}})/$",
-                wrap(self.file_view),
-                name=f"{prefix}_file",
-            ),
         ]
-
-    def _url(self, name: str, *args: Any) -> str:
-        return reverse(
-            f"admin:sessions_blob_storedsession_{name}",
-            args=args,
-            current_app=self.admin_site.name,
-        )
 
     def _context(
         self, request: HttpRequest, title: str, **extra: Any
@@ -135,7 +194,8 @@ class StoredSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             "title": title,
             "has_view_permission": self.has_view_permission(request),
             "has_delete_permission": self.has_delete_permission(request),
-            "changelist_url": self._url("changelist"),
+            "changelist_url": self.admin_url("changelist"),
+            "media": self._declared_media(),
             **extra,
         }
 
@@ -156,20 +216,19 @@ class StoredSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         query = request.GET.get("q", "").strip()
         try:
             token = _unsign(request.GET.get("page"))
-            page = inspect.browse(
+            page = inspection.browse(
                 token=token,
                 per_page=self.list_per_page,
                 state=state,
                 query=query,
                 max_scan=self.max_scan,
             )
-        except inspect.BadPageToken:
+        except inspection.BadPageToken:
             messages.warning(request, "That page link has expired; back to the start.")
             return HttpResponseRedirect(self._list_url(state=state, q=query))
         except StorageUnavailable as exc:
             return self._unavailable(request, exc)
-        rows = self._rows(page.rows)
-        if query and not page.exact and inspect.key_prefix_match(query) is None:
+        if query and not page.exact and inspection.key_prefix_match(query) is None:
             messages.warning(
                 request,
                 "Search takes the start of a session key (letters and digits), "
@@ -178,7 +237,7 @@ class StoredSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         context = self._context(
             request,
             "Sessions (object storage)",
-            rows=rows,
+            **self._table(request, page.rows),
             page=page,
             query=query,
             state=state,
@@ -192,7 +251,7 @@ class StoredSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 else None
             ),
             first_url=self._list_url(state=state, q=query) if token else None,
-            delete_expired_url=self._url("delete_expired"),
+            delete_expired_url=self.admin_url("delete_expired"),
             searched_hint=len(query) > 8 and not page.exact,
             actions_available=self.has_delete_permission(request),
             **(extra_context or {}),
@@ -203,24 +262,72 @@ class StoredSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def _list_url(self, **params: Any) -> str:
         query = {k: v for k, v in params.items() if v}
-        base = self._url("changelist")
+        base = self.admin_url("changelist")
         return f"{base}?{urlencode(query)}" if query else base
 
-    def _rows(self, views: list[inspect.SessionView]) -> list[dict[str, Any]]:
-        names = _usernames(v.user_id for v in views)
-        return [
-            {
-                "view": view,
-                "url": self._url("change", view.object_id),
-                "user": names.get(view.user_id or "", view.user_id),
-                "user_url": (
-                    self._url("user", view.user_id)
-                    if view.user_id is not None
-                    else None
-                ),
-            }
-            for view in views
-        ]
+    def _table(
+        self, request: HttpRequest, sessions: list[SessionObject]
+    ) -> dict[str, Any]:
+        """The rows and headings of a session table (``_rows.html``)."""
+        columns = [str(column) for column in self.get_list_display(request)]
+        names = _usernames(s.user_id for s in sessions)
+        rows = []
+        for session in sessions:
+            session.username = names.get(session.user_id or "")
+            cells = [(column, self._cell(column, session)) for column in columns]
+            rows.append({"session": session, "cells": cells})
+        headings = [(column, self._heading(column)) for column in columns]
+        return {"rows": rows, "headings": headings}
+
+    def _heading(self, column: str) -> str:
+        method = getattr(self, column)
+        return str(
+            getattr(method, "short_description", column.replace("_", " ").title())
+        )
+
+    def _cell(self, column: str, session: SessionObject) -> Any:
+        if column not in BUILTIN_COLUMNS and session.data is None:
+            return EMPTY  # an extension never sees unverified data
+        value = getattr(self, column)(session)
+        return EMPTY if value in (None, "") else value
+
+    # -- the built-in columns -------------------------------------------------
+
+    @admin.display(description="Key")
+    def key(self, session: SessionObject) -> str:
+        hint = f"{session.key_hint}…" if session.key_hint else "?"
+        return format_html(
+            '<a href="{}" title="object {}"><code>{}</code></a>',
+            self.admin_url("change", session.object_id),
+            session.object_id,
+            hint,
+        )
+
+    @admin.display(description="State")
+    def state(self, session: SessionObject) -> str:
+        return format_html('<span class="state state-{0}">{0}</span>', session.state)
+
+    @admin.display(description="User")
+    def user(self, session: SessionObject) -> str:
+        if session.user_id is None:
+            return ANONYMOUS
+        return format_html(
+            '<a href="{}">{}</a>',
+            self.admin_url("user", session.user_id),
+            session.username or session.user_id,
+        )
+
+    @admin.display(description="Size")
+    def size(self, session: SessionObject) -> str:
+        return filesizeformat(session.size or 0)
+
+    @admin.display(description="Last modified")
+    def last_modified(self, session: SessionObject) -> str | None:
+        return _when(session.last_modified)
+
+    @admin.display(description="Expires")
+    def expires(self, session: SessionObject) -> str | None:
+        return _when(session.expires)
 
     def _to_user(self, request: HttpRequest, username: str) -> HttpResponse:
         model = get_user_model()
@@ -228,8 +335,8 @@ class StoredSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             user = model._default_manager.get_by_natural_key(username)
         except model.DoesNotExist:
             messages.error(request, f"No user {username!r}.")
-            return HttpResponseRedirect(self._url("changelist"))
-        return HttpResponseRedirect(self._url("user", str(user.pk)))
+            return HttpResponseRedirect(self.admin_url("changelist"))
+        return HttpResponseRedirect(self.admin_url("user", str(user.pk)))
 
     def _unavailable(self, request: HttpRequest, exc: Exception) -> HttpResponse:
         context = self._context(request, "Session storage unavailable", error=str(exc))
@@ -246,14 +353,14 @@ class StoredSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         self._require(request, "delete")
         action = request.POST.get("action")
         if action == "delete_expired":
-            return HttpResponseRedirect(self._url("delete_expired"))
+            return HttpResponseRedirect(self.admin_url("delete_expired"))
         if action != "delete_selected":
             messages.warning(request, "Choose an action.")
             return HttpResponseRedirect(request.get_full_path())
         oids = [
             oid
             for oid in request.POST.getlist(ACTION_CHECKBOX_NAME)
-            if inspect.is_object_id(oid)
+            if inspection.is_object_id(oid)
         ]
         if not oids:
             messages.warning(
@@ -264,15 +371,26 @@ class StoredSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             return HttpResponseRedirect(request.get_full_path())
         if request.POST.get("post") == "yes":
             return self._delete(request, oids, request.get_full_path())
-        views = [v for v in inspect.read_views(oids) if v.state != inspect.MISSING]
+        sessions = [
+            s for s in inspection.read_many(oids) if s.state != inspection.MISSING
+        ]
+        return self._confirm_delete(request, sessions, oids, action="delete_selected")
+
+    def _confirm_delete(
+        self,
+        request: HttpRequest,
+        sessions: list[SessionObject],
+        oids: list[str],
+        action: str | None,
+    ) -> HttpResponse:
         context = self._context(
             request,
-            "Delete sessions?",
-            rows=self._rows(views),
+            "Delete sessions?" if action else "Delete session?",
+            **self._table(request, sessions),
             oids=oids,
-            action="delete_selected",
+            action=action,
             action_checkbox_name=ACTION_CHECKBOX_NAME,
-            files=sum(len(v.upload.files) for v in views if v.upload),
+            notes=self.deletion_notes(request, sessions),
         )
         return TemplateResponse(
             request,
@@ -285,25 +403,21 @@ class StoredSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             result = operations.delete_sessions(oids)
         except StorageUnavailable as exc:
             return self._unavailable(request, exc)
-        self._log_deletions(
-            request,
-            result.deleted,
-            "Deleted from object storage with its upload files.",
-        )
+        self._log_deletions(request, result.deleted, "Deleted from object storage.")
         messages.success(
             request,
-            f"Deleted {result.sessions} sessions and {result.files} upload files"
+            f"Deleted {result.sessions} sessions"
             + (f"; {result.missing} were already gone." if result.missing else "."),
         )
         return HttpResponseRedirect(back)
 
     def _log_deletions(
-        self, request: HttpRequest, views: list[inspect.SessionView], message: str
+        self, request: HttpRequest, sessions: list[SessionObject], message: str
     ) -> None:
         objects = []
-        for view in views:
-            obj = StoredSession(id=view.object_id)
-            obj.key_hint = view.key_hint  # type: ignore[attr-defined]
+        for session in sessions:
+            obj = StoredSession(id=session.object_id)
+            obj.key_hint = session.key_hint  # type: ignore[attr-defined]
             objects.append(obj)
         if objects:
             LogEntry.objects.log_actions(
@@ -318,23 +432,11 @@ class StoredSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     ) -> HttpResponse:
         self._require(request, "delete")
         if request.method == "POST":
-            return self._delete(request, [object_id], self._url("changelist"))
-        view = inspect.read_view(object_id)
-        if view.state == inspect.MISSING:
+            return self._delete(request, [object_id], self.admin_url("changelist"))
+        session = inspection.read(object_id)
+        if session.state == inspection.MISSING:
             raise Http404("No such session.")
-        context = self._context(
-            request,
-            "Delete session?",
-            rows=self._rows([view]),
-            oids=[object_id],
-            action=None,
-            files=len(view.upload.files) if view.upload else 0,
-        )
-        return TemplateResponse(
-            request,
-            "admin/sessions_blob/storedsession/delete_confirmation.html",
-            context,
-        )
+        return self._confirm_delete(request, [session], [object_id], action=None)
 
     def delete_expired_view(self, request: HttpRequest) -> HttpResponse:
         self._require(request, "delete")
@@ -350,28 +452,27 @@ class StoredSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 context,
             )
         try:
-            result = operations.delete_expired(budget=DELETE_EXPIRED_BUDGET)
+            result = clear_expired_sessions(budget=DELETE_EXPIRED_BUDGET)
         except StorageUnavailable as exc:
             return self._unavailable(request, exc)
         message = (
-            f"Deleted {result.sessions} expired sessions and {result.files} upload "
-            f"files (examined {result.examined})."
+            f"Deleted {result.deleted} expired sessions (examined {result.examined})."
         )
         if result.stopped_early:
             message += " Stopped after the time limit: run it again, or leave it to "
-            message += "`manage.py clearsessions` and `sessions_blob purge_uploads`."
+            message += "`manage.py clearsessions`."
         LogEntry.objects.create(
             user_id=_actor(request),
             content_type=ContentType.objects.get_for_model(
                 StoredSession, for_concrete_model=False
             ),
             object_id=None,
-            object_repr=f"{result.sessions} expired sessions",
+            object_repr=f"{result.deleted} expired sessions",
             action_flag=DELETION,
             change_message=message,
         )
         messages.success(request, message)
-        return HttpResponseRedirect(self._url("changelist"))
+        return HttpResponseRedirect(self.admin_url("changelist"))
 
     # -- detail ------------------------------------------------------------
 
@@ -387,110 +488,46 @@ class StoredSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def detail_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         self._require(request, "view")
         try:
-            view = inspect.read_view(object_id, metadata=True)
+            session = inspection.read(object_id, metadata=True)
         except StorageUnavailable as exc:
             return self._unavailable(request, exc)
-        if view.state == inspect.MISSING:
+        if session.state == inspection.MISSING:
             raise Http404("No such session: deleted, or never existed.")
         data_json = (
             json.dumps(
-                _masked(view.data),
+                _masked(session.data),
                 indent=2,
                 sort_keys=True,
                 ensure_ascii=False,
                 default=str,
             )
-            if view.data is not None
+            if session.data is not None
             else None
         )
-        files = []
-        if view.upload is not None:
-            for f in view.upload.files:
-                file_id = f.get("id")
-                files.append(
-                    {
-                        **f,
-                        "stored_as": str(f.get("path", "")).rpartition("/")[2],
-                        "uploaded": _parse_time(f.get("uploaded_at")),
-                        "url": self._url("file", object_id, file_id)
-                        if isinstance(file_id, str) and file_id.isalnum()
-                        else None,
-                    }
-                )
-        rows = self._rows([view])
+        user = _usernames([session.user_id]).get(session.user_id or "")
         context = self._context(
             request,
-            f"Session {view.key_hint or '?'}…",
-            view=view,
-            row=rows[0],
-            data_json=data_json,
-            metadata=sorted(view.metadata.items()),
-            files=files,
-            analytics_url=(
-                self._url("analytics", object_id)
-                if view.upload and view.upload.analytics_path
-                else None
+            f"Session {session.key_hint or '?'}…",
+            session=session,
+            user=user or session.user_id,
+            user_url=(
+                self.admin_url("user", session.user_id) if session.user_id else None
             ),
-            delete_url=self._url("delete", object_id),
+            data_json=data_json,
+            metadata=sorted(session.metadata.items()),
+            sections=(
+                self.get_detail_sections(request, session)
+                if session.data is not None
+                else []
+            ),
+            delete_url=self.admin_url("delete", object_id),
             user_sessions=(
-                len(user_index.session_ids(view.user_id)) if view.user_id else 0
+                len(user_index.session_ids(session.user_id)) if session.user_id else 0
             ),
         )
         return TemplateResponse(
             request, "admin/sessions_blob/storedsession/detail.html", context
         )
-
-    def _upload_path(self, object_id: str, file_id: str | None) -> str:
-        view = inspect.read_view(object_id)
-        if view.upload is None:
-            raise Http404("This session has no upload.")
-        allowed = set(operations._safe_paths(view.upload))
-        if file_id is None:
-            name = view.upload.analytics_path
-        else:
-            name = next(
-                (f.get("path") for f in view.upload.files if f.get("id") == file_id),
-                None,
-            )
-        if not isinstance(name, str) or name not in allowed:
-            raise Http404("No such file in this session.")
-        return name
-
-    def _serve(
-        self, name: str, content_type: str, download: str | None
-    ) -> HttpResponseBase:
-        try:
-            handle = operations.uploads_storage().open(name, "rb")
-        except FileNotFoundError:
-            raise Http404("The file is gone from storage.") from None
-        response = FileResponse(
-            handle,
-            content_type=content_type,
-            as_attachment=download is not None,
-            filename=download or "",
-        )
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-        return response
-
-    def analytics_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
-        self._require(request, "view")
-        return self._serve(
-            self._upload_path(object_id, None), "application/json", download=None
-        )
-
-    def file_view(
-        self, request: HttpRequest, object_id: str, file_id: str
-    ) -> HttpResponseBase:
-        self._require(request, "view")
-        name = self._upload_path(object_id, file_id)
-        view = inspect.read_view(object_id)
-        assert view.upload is not None
-        label = next(
-            (f.get("name") for f in view.upload.files if f.get("id") == file_id),
-            None,
-        )
-        return self._serve(name, "text/csv", download=str(label or f"{file_id}.csv"))
 
     # -- users -------------------------------------------------------------
 
@@ -499,14 +536,14 @@ class StoredSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if request.method == "POST":
             return self._logout_user(request, user_id)
         try:
-            views = operations.user_sessions(user_id)
+            sessions = operations.user_sessions(user_id)
         except StorageUnavailable as exc:
             return self._unavailable(request, exc)
         user = _user(user_id)
         context = self._context(
             request,
             f"Sessions of {user or 'user ' + user_id}",
-            rows=self._rows(views),
+            **self._table(request, sessions),
             user_id=user_id,
             account=user,
             account_url=_user_admin_url(user_id) if user else None,
@@ -538,24 +575,22 @@ class StoredSessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             )  # type: ignore[call-overload]
         messages.success(
             request,
-            f"Ended {result.sessions} sessions of {account or 'user ' + user_id} "
-            f"and deleted {result.files} upload files.",
+            f"Ended {result.sessions} sessions of {account or 'user ' + user_id}.",
         )
-        return HttpResponseRedirect(self._url("user", user_id))
+        return HttpResponseRedirect(self.admin_url("user", user_id))
+
+
+def _when(moment: dt.datetime | None) -> str | None:
+    if moment is None:
+        return None
+    if settings.USE_TZ:
+        moment = timezone.localtime(moment)
+    return date_filter(moment, "Y-m-d H:i")
 
 
 def _actor(request: HttpRequest) -> Any:
     """The logged-in staff member's primary key (admin_view guarantees one)."""
     return request.user.pk
-
-
-def _parse_time(value: object) -> dt.datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 def _sign(token: str | None) -> str | None:
@@ -569,7 +604,7 @@ def _unsign(value: str | None) -> str | None:
     try:
         token = signing.loads(value, salt=PAGE_SALT)
     except signing.BadSignature:
-        raise inspect.BadPageToken(value) from None
+        raise inspection.BadPageToken(value) from None
     return str(token)
 
 

@@ -1,26 +1,26 @@
 """Deleting expired sessions: what ``manage.py clearsessions`` runs.
 
-The listing already proves most verdicts: every write clamps a session's
-expiry to ``SESSIONS_BLOB_MAX_AGE`` after that write, so an object last
-modified longer ago than that is expired without reading it. Only younger
-objects are read (in parallel, since each read is a round trip), and expired
-ones are deleted in batches (one ``DeleteObjects`` per 1,000 on S3).
+The listing already proves most verdicts (``sessions_blob.listing``). Only
+younger objects are read (in parallel, since each read is a round trip), and
+expired ones are deleted in batches (one ``DeleteObjects`` per 1,000 on S3).
+Receivers of ``sessions_deleted`` hear of each batch (reason ``"expired"``,
+without the sessions' data: most were never read).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable, Iterator
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
 
 from sessions_blob.conf import conf
-from sessions_blob.records import CorruptRecord, SessionRecord, object_id_from_name
+from sessions_blob.listing import batched, object_id_of, session_objects, split_by_age
+from sessions_blob.records import CorruptRecord, SessionRecord
+from sessions_blob.signals import DeletedSession, send_sessions_deleted
 from sessions_blob.stores import ObjectInfo, ObjectStore, object_store
-
-T = TypeVar("T")
 
 logger = logging.getLogger("sessions_blob")
 
@@ -35,6 +35,7 @@ class ClearResult:
     deleted: int = 0
     delete_calls: int = 0
     dry_run: bool = False
+    stopped_early: bool = False  # the time budget ran out: run again
 
     def summary(self) -> str:
         verb = "would delete" if self.dry_run else "deleted"
@@ -43,16 +44,6 @@ class ClearResult:
             f"{verb} {self.expired if self.dry_run else self.deleted} expired "
             f"in {self.delete_calls} delete calls"
         )
-
-
-Progress = Callable[[ClearResult], None]
-
-
-def session_objects(store: ObjectStore) -> Iterator[ObjectInfo]:
-    """Listed session objects (other files under the prefix are skipped)."""
-    for info in store.list(conf.PREFIX):
-        if object_id_from_name(conf.PREFIX, info.name) is not None:
-            yield info
 
 
 def _is_expired(store: ObjectStore, info: ObjectInfo, now: dt.datetime) -> bool:
@@ -66,33 +57,27 @@ def _is_expired(store: ObjectStore, info: ObjectInfo, now: dt.datetime) -> bool:
         return False
 
 
-def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """``items`` in lists of ``size`` (the last one shorter)."""
-    batch: list[T] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def clear_expired_sessions(
     *,
     dry_run: bool = False,
-    progress: Progress | None = None,
+    progress: Callable[[ClearResult], None] | None = None,
     now: dt.datetime | None = None,
+    budget: float | None = None,
 ) -> ClearResult:
+    """Delete every expired session; with ``budget`` (seconds), stop after the
+    batch that used it up and say so (``stopped_early``)."""
+    from sessions_blob.backends import configured_engine
+    from sessions_blob.backends.storage import SessionStore
+
+    started = time.monotonic()
     store = object_store()
+    engine = configured_engine() or SessionStore
     now = now or dt.datetime.now(dt.UTC)
-    oldest_live = now - dt.timedelta(seconds=conf.MAX_AGE)
     result = ClearResult(dry_run=dry_run)
     with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
         for batch in batched(session_objects(store), conf.CLEAR_BATCH_SIZE):
             result.examined += len(batch)
-            expired = [info for info in batch if info.last_modified < oldest_live]
-            undecided = [info for info in batch if info.last_modified >= oldest_live]
+            expired, undecided = split_by_age(batch, now)
             result.read += len(undecided)
             verdicts = pool.map(lambda info: _is_expired(store, info, now), undecided)
             expired += [
@@ -102,7 +87,15 @@ def clear_expired_sessions(
             if expired and not dry_run:
                 result.delete_calls += store.delete_many(info.name for info in expired)
                 result.deleted += len(expired)
+                oids = [object_id_of(info) for info in expired]
+                engine.forget(oids)
+                send_sessions_deleted(
+                    engine, [DeletedSession(oid) for oid in oids], "expired"
+                )
             if progress is not None:
                 progress(result)
+            if budget is not None and time.monotonic() - started > budget:
+                result.stopped_early = True
+                break
     logger.debug("clearsessions: %s", result.summary())
     return result

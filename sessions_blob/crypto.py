@@ -31,7 +31,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.encoding import force_bytes
 
 from sessions_blob.conf import conf
-from sessions_blob.records import CorruptRecord, SessionRecord, object_id
+from sessions_blob.records import CorruptRecord, SessionRecord
 
 SCHEME = "aes-256-gcm-v1"
 _SALT = b"django-sessions-blob: session payload encryption"
@@ -58,32 +58,35 @@ def _primitives() -> Any:
     return InvalidTag, hashes, AESGCM, HKDF
 
 
-def _cipher(secret: str | bytes, session_key: str) -> Any:
+def _cipher(secret: str | bytes, oid: str) -> Any:
     _, hashes, AESGCM, HKDF = _primitives()
     key = HKDF(
         algorithm=hashes.SHA256(),
         length=32,
         salt=_SALT,
-        info=f"{SCHEME}:{object_id(session_key)}".encode(),
+        info=f"{SCHEME}:{oid}".encode(),
     ).derive(force_bytes(secret))
     return AESGCM(key)
 
 
-def seal(record: SessionRecord, session_key: str) -> SessionRecord:
-    """The record to store: its payload encrypted when the setting is on."""
+def seal(record: SessionRecord, oid: str) -> SessionRecord:
+    """The record to store as object ``oid``: its payload encrypted when the
+    setting is on."""
     if not conf.ENCRYPT:
         return record
     sealed = dataclasses.replace(record, encryption=SCHEME)
     nonce = os.urandom(_NONCE_SIZE)
-    ciphertext = _cipher(conf.SECRET_KEYS[0], session_key).encrypt(
+    ciphertext = _cipher(conf.SECRET_KEYS[0], oid).encrypt(
         nonce, record.payload.encode(), sealed.associated_data()
     )
     token = base64.urlsafe_b64encode(nonce + ciphertext).decode("ascii")
     return dataclasses.replace(sealed, payload=token)
 
 
-def unseal(record: SessionRecord, session_key: str) -> SessionRecord:
-    """The record with its payload decrypted, whatever the setting says.
+def unseal(record: SessionRecord, oid: str) -> SessionRecord:
+    """The record of object ``oid`` with its payload decrypted, whatever the
+    setting says. The key derives from the object id, not the session key, so
+    staff can read an encrypted session without ever seeing its key.
 
     Raises ``UndecryptablePayload`` (a ``CorruptRecord``) when no key in
     ``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS`` decrypts it.
@@ -102,7 +105,7 @@ def unseal(record: SessionRecord, session_key: str) -> SessionRecord:
     InvalidTag = _primitives()[0]
     for secret in conf.SECRET_KEYS:
         try:
-            payload = _cipher(secret, session_key).decrypt(
+            payload = _cipher(secret, oid).decrypt(
                 nonce, ciphertext, record.associated_data()
             )
         except InvalidTag:

@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 
 from sessions_blob.conf import conf
+from sessions_blob.exceptions import StorageUnavailable
 from sessions_blob.stores import (
     ObjectExists,
     ObjectStore,
@@ -72,7 +73,14 @@ def diagnose(store: ObjectStore | None = None) -> list[Finding]:
     from sessions_blob.stores.s3 import S3ObjectStore
 
     if isinstance(store, S3ObjectStore):
-        findings = _S3Probe(store).run()
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            findings = _S3Probe(store).run()
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageUnavailable(
+                f"The probes of the S3 store failed: {exc}"
+            ) from exc
     elif isinstance(store, FileSystemObjectStore):
         findings = _filesystem(store)
     else:

@@ -205,7 +205,7 @@ def import_sessions(
             expires=min(source.expires, latest),
             payload=encoder.encode(source.data),
         )
-        body = seal(record, source.key).to_bytes()
+        body = seal(record, object_id(source.key)).to_bytes()
         if len(body) > conf.MAX_SIZE:
             result.too_large += 1
             continue

@@ -7,7 +7,9 @@ write, so an object not written for that long is expired: a rule of at least
 ``ceil(MAX_AGE / 1 day)`` days never removes a live session. The rule also
 expires noncurrent versions after a day, so that a versioned bucket does not
 keep every deleted session. It covers the session folder only: the per-user
-index (a sibling folder) and upload files are left alone.
+index (a sibling folder) and anything else in the bucket are left alone, and
+it is refused while the session folder holds objects the engine did not
+write (a rule cannot tell them apart).
 """
 
 from __future__ import annotations
@@ -120,6 +122,7 @@ def apply(new_rule: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
     from botocore.exceptions import ClientError
 
     store = _s3_store()
+    _refuse_foreign_objects(store)
     rules = current_rules()
     others = [r for r in rules if r.get("ID") != new_rule["ID"]]
     if len(others) < len(rules) and _same(
@@ -137,6 +140,22 @@ def apply(new_rule: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
             f"The store refused the lifecycle configuration: {error}"
         ) from error
     return wanted, True
+
+
+def _refuse_foreign_objects(store: Any) -> None:
+    """A rule on the prefix would expire everything under it: refuse while
+    something there is not a session object (or a doctor probe of ours)."""
+    from sessions_blob.records import object_id_from_name
+
+    for info in store.list(conf.PREFIX):
+        probe = info.name[len(conf.PREFIX) :].startswith(".doctor-")
+        if object_id_from_name(conf.PREFIX, info.name) is None and not probe:
+            raise LifecycleError(
+                f"{info.name!r} lies in the session folder ({conf.PREFIX!r}) but "
+                "is not a session object: a lifecycle rule on the folder would "
+                "expire it too. Give the sessions a prefix of their own "
+                "(SESSIONS_BLOB_PREFIX), or move that object."
+            )
 
 
 def _same(installed: dict[str, Any], wanted: dict[str, Any]) -> bool:

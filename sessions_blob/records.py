@@ -40,8 +40,14 @@ def object_id(session_key: str) -> str:
     return hashlib.sha256(session_key.encode("ascii")).hexdigest()
 
 
+def object_name_for_id(prefix: str, oid: str) -> str:
+    """The storage name of session object ``oid`` under ``prefix``."""
+    return f"{prefix}{oid}.json"
+
+
 def object_name(prefix: str, session_key: str) -> str:
-    return f"{prefix}{object_id(session_key)}.json"
+    """The storage name of the session ``session_key`` under ``prefix``."""
+    return object_name_for_id(prefix, object_id(session_key))
 
 
 def object_id_from_name(prefix: str, name: str) -> str | None:

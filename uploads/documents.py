@@ -10,10 +10,17 @@ file name or from the session key.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import re
 import unicodedata
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, TypedDict
+
+from django.contrib.sessions.backends.base import SessionBase
+
+logger = logging.getLogger("uploads")
 
 SESSION_KEY = "upload"
 DOCUMENT_VERSION = 1
@@ -98,8 +105,28 @@ def display_name(name: str, limit: int = MAX_NAME_LENGTH) -> str:
     return cleaned
 
 
+#: The folder of every upload's files. Only names of the shapes below are
+#: ever written there, and only they are ever deleted: a project's own files
+#: under the same folder (``uploads/avatars/...``) are never touched.
+UPLOADS_ROOT = "uploads/"
+_ID = r"[0-9a-f]{32}"
+#: ``uploads/<uid>/<file id>.csv`` and ``uploads/<uid>/analytics.json``, with
+#: the suffix Django's storages add when a name is taken.
+_SUFFIX = r"(?:_[A-Za-z0-9]{7})?"
+_OWNED_NAME = re.compile(
+    rf"{re.escape(UPLOADS_ROOT)}(?P<uid>{_ID})/"
+    rf"(?:{_ID}{_SUFFIX}\.csv|analytics{_SUFFIX}\.json)"
+)
+
+
+def owned_upload(name: str) -> str | None:
+    """The upload id if ``name`` is a file this app writes, else None."""
+    match = _OWNED_NAME.fullmatch(name)
+    return match.group("uid") if match else None
+
+
 def upload_folder(uid: str) -> str:
-    return f"uploads/{uid}"
+    return f"{UPLOADS_ROOT}{uid}"
 
 
 def file_path(uid: str, file_id: str) -> str:
@@ -171,8 +198,30 @@ class UploadDocument:
             progress=data.get("progress"),
         )
 
+    @classmethod
+    def from_session(
+        cls, data: Mapping[str, Any] | SessionBase | None
+    ) -> UploadDocument | None:
+        """The upload document kept in a session (its data, or the session
+        itself, which this loads), or None when there is none or it cannot be
+        read (logged: it is ignored, never trusted)."""
+        raw = data.get(SESSION_KEY) if data is not None else None
+        if not isinstance(raw, dict):
+            return None
+        try:
+            return cls.from_dict(raw)
+        except (KeyError, TypeError, ValueError):
+            logger.warning("Unreadable upload document in a session; ignored.")
+            return None
+
     def to_dict(self) -> dict[str, Any]:
         return {"version": DOCUMENT_VERSION, **asdict(self)}
+
+    def owned_names(self) -> list[str]:
+        """The storage names this document points at that this app wrote
+        (files, then analytics): never anything outside its own folder."""
+        names = [f.path for f in self.files] + [self.analytics_path or ""]
+        return [n for n in names if owned_upload(n) == self.uid]
 
     def release(self) -> None:
         """Forget the run that held the session (it ended, or was given up)."""

@@ -50,7 +50,6 @@ from uploads.documents import (
     new_id,
     now,
     parse_iso,
-    upload_folder,
 )
 from uploads.errors import ApiError
 
@@ -92,14 +91,7 @@ def _open(session_key: str | None) -> SessionBase | None:
 
 
 def _document(store: SessionBase) -> UploadDocument | None:
-    data = store.get(SESSION_KEY)
-    if not isinstance(data, dict):
-        return None
-    try:
-        return UploadDocument.from_dict(data)
-    except (KeyError, TypeError, ValueError):
-        logger.warning("Unreadable upload document in a session; ignored.")
-        return None
+    return UploadDocument.from_session(store)
 
 
 def _put(store: SessionBase, doc: UploadDocument) -> None:
@@ -800,27 +792,24 @@ def _mark_failed(session_key: str, run: str, error: ErrorInfo) -> None:
 # ------------------------------------------------------------------ delete
 
 
-def upload_session_delete(*, session_key: str | None) -> None:
-    """Delete the session's files, its analytics and the session itself.
+def upload_session_delete(
+    *, session_key: str | None, current: SessionBase | None = None
+) -> None:
+    """Delete the upload session: the session itself, then (through the
+    engine's ``sessions_deleted`` signal, see ``uploads.cleanup``) its files
+    and analytics. ``current`` is the caller's own session: when it is the
+    one deleted it is flushed, so that the middleware drops its cookie.
 
-    Files go first, so that a storage failure leaves a session that can be
-    deleted again; then the session; then anything left in its folder (a file
-    from an upload racing this delete).
+    A storage failure while deleting the session changes nothing (503); one
+    while deleting the files leaves them to ``manage.py purge_uploads``.
     """
-    session = upload_session_get(session_key=session_key)
-    doc = session.doc
-    storage = _storage()
-    for name in [f.path for f in doc.files] + [doc.analytics_path or ""]:
-        if name:
-            storage.delete(name)
-    _session_store(session.key).delete()
-    folder = upload_folder(doc.uid)
-    try:
-        _dirs, leftovers = storage.listdir(folder)
-    except (FileNotFoundError, NotImplementedError):
-        leftovers = []
-    _delete_quietly(storage, [f"{folder}/{name}" for name in leftovers])
-    if _has_path(storage):
-        with contextlib.suppress(OSError):
-            storage.delete(folder)
+    own = current is not None and current.session_key == session_key
+    store = current if own else _open(session_key)
+    doc = _document(store) if store is not None else None
+    if store is None or doc is None:
+        raise _not_found()
+    if own:
+        store.flush()
+    else:
+        store.delete()
     logger.info("upload %s: deleted with %d file(s)", doc.uid[:8], len(doc.files))

@@ -1,4 +1,7 @@
+from django.conf import settings
 from django.urls import path, re_path
+from django.utils.csp import CSP
+from django.views.decorators.csp import csp_override
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from uploads import views
@@ -22,7 +25,14 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
         "docs/",
-        SpectacularSwaggerView.as_view(url_name="uploads:schema"),
+        # Swagger UI's page has an inline <style> and an inline init <script>.
+        csp_override(
+            {
+                **settings.SECURE_CSP,  # type: ignore[dict-item]
+                "script-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+                "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+            }
+        )(SpectacularSwaggerView.as_view(url_name="uploads:schema")),
         name="docs",
     ),
     re_path(r"^(?P<path>.*)$", views.NotFoundView.as_view()),

@@ -238,9 +238,7 @@ class SessionView(ApiView):
         tags=["sessions"],
     )
     def delete(self, request: Request, session_id: str) -> Response:
-        services.upload_session_delete(session_key=session_id)
-        if request.session.session_key == session_id:
-            request.session.flush()  # and the middleware drops the cookie
+        services.upload_session_delete(session_key=session_id, current=request.session)
         return Response(status=204)
 
 

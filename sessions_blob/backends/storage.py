@@ -44,8 +44,10 @@ from sessions_blob.records import (
     CorruptRecord,
     SessionRecord,
     is_valid_session_key,
+    object_id,
     object_name,
 )
+from sessions_blob.signals import DeletedSession, send_sessions_deleted
 from sessions_blob.stores import (
     ObjectExists,
     ObjectMissing,
@@ -109,6 +111,8 @@ class SessionStore(SessionBase):
         self._loaded: _Loaded | None = None
         self._cleared = False
         self._user: tuple[str | None, str | None] = (None, None)  # (key, user id)
+        #: The key cycle_key() is replacing: its deletion is no end of session.
+        self._cycled_key: str | None = None
         #: A load met StorageUnavailable (for the middleware's 503).
         self.storage_unavailable = False
 
@@ -209,7 +213,7 @@ class SessionStore(SessionBase):
         """Write this session only if nobody wrote it since it was loaded.
 
         For state transitions that must not be merged (two requests both
-        moving ``uploaded`` to ``processing``): raises ``ConflictError``
+        moving a job from "waiting" to "running"): raises ``ConflictError``
         instead of re-applying changes, ``UpdateError`` when it is gone.
         """
         key = self.session_key
@@ -237,16 +241,38 @@ class SessionStore(SessionBase):
             if self.session_key is None:
                 return
             session_key = self.session_key
+        data = None
         if session_key == self.session_key:
+            data = self._stored_data()
             self._loaded = None
-        if is_valid_session_key(session_key):
-            self._store().delete(self._name(session_key))
-            self._deleted(session_key)
-            known_key, user = self._user
-            if known_key == session_key:
-                self._user = (None, None)
-                if user is not None:
-                    user_index.session_unlisted(session_key, user)
+        if not is_valid_session_key(session_key):
+            return
+        self._store().delete(self._name(session_key))
+        self._deleted(session_key)
+        known_key, user = self._user
+        if known_key == session_key:
+            self._user = (None, None)
+            if user is not None:
+                user_index.session_unlisted(session_key, user)
+        if session_key != self._cycled_key:
+            deleted = DeletedSession(object_id(session_key), data)
+            send_sessions_deleted(type(self), [deleted], "deleted")
+
+    def cycle_key(self) -> None:
+        # The old key's object is deleted, but the session goes on under the
+        # new key: no sessions_deleted for it.
+        self._cycled_key = self.session_key
+        try:
+            super().cycle_key()
+        finally:
+            self._cycled_key = None
+
+    async def acycle_key(self) -> None:
+        self._cycled_key = self.session_key
+        try:
+            await super().acycle_key()
+        finally:
+            self._cycled_key = None
 
     def clear(self) -> None:
         super().clear()
@@ -260,8 +286,9 @@ class SessionStore(SessionBase):
 
     # -- helpers ------------------------------------------------------------
 
-    def _decode_strict(self, payload: str) -> dict[str, Any]:
-        """Like ``decode()``, but a bad signature raises instead of giving {}."""
+    def decode_strict(self, payload: str) -> dict[str, Any]:
+        """Like ``decode()``, but a bad signature raises ``BadSignature``
+        instead of giving {}: for callers that must tell "empty" from "forged"."""
         data = signing.loads(payload, salt=self.key_salt, serializer=self.serializer)
         if not isinstance(data, dict):
             raise CorruptRecord("payload is not a mapping")
@@ -288,7 +315,7 @@ class SessionStore(SessionBase):
             expires=expires,
             payload=self.encode(data),
         )
-        body = seal(record, session_key).to_bytes()  # SESSIONS_BLOB_ENCRYPT
+        body = seal(record, object_id(session_key)).to_bytes()  # SESSIONS_BLOB_ENCRYPT
         if len(body) > conf.MAX_SIZE:
             raise SessionTooLarge(len(body), conf.MAX_SIZE)
         return record, body
@@ -317,13 +344,22 @@ class SessionStore(SessionBase):
     def _changes(self, data: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
         """Keys this request set (with their values) and keys it deleted."""
         assert self._loaded is not None
-        original = self._decode_strict(self._loaded.payload)
+        original = self.decode_strict(self._loaded.payload)
         if self._cleared:
             return dict(data), set(original) - set(data)
         changed = {
             k: v for k, v in data.items() if k not in original or original[k] != v
         }
         return changed, set(original) - set(data)
+
+    def _stored_data(self) -> dict[str, Any] | None:
+        """The data as this request last read or wrote it, else None."""
+        if self._loaded is None:
+            return None
+        try:
+            return self.decode_strict(self._loaded.payload)
+        except (CorruptRecord, signing.BadSignature):
+            return None
 
     def _needs_refresh(self) -> bool:
         assert self._loaded is not None
@@ -382,8 +418,10 @@ class SessionStore(SessionBase):
         if found is None:
             return None
         try:
-            record = unseal(SessionRecord.from_bytes(found.data), session_key)
-            data = self._decode_strict(record.payload)
+            record = unseal(
+                SessionRecord.from_bytes(found.data), object_id(session_key)
+            )
+            data = self.decode_strict(record.payload)
         except (CorruptRecord, signing.BadSignature) as exc:
             if self.reads_may_be_stale and not fresh:
                 return self._fetch(session_key, fresh=True)

@@ -13,8 +13,10 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.files.storage import Storage
+from django.utils import timezone
 
 
 class ObjectExists(Exception):
@@ -42,6 +44,24 @@ class ObjectInfo:
     name: str
     last_modified: dt.datetime
     size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectPage:
+    """One page of a listing, and the token of the next (None at the end)."""
+
+    items: list[ObjectInfo]
+    next_token: str | None
+    #: True when the page is sorted newest first; S3 pages come by name.
+    newest_first: bool
+
+
+def aware(moment: dt.datetime) -> dt.datetime:
+    """``moment`` with a time zone. Django storages give naive local times
+    (``TIME_ZONE``) when ``USE_TZ`` is False; the engine compares in UTC."""
+    if timezone.is_naive(moment):
+        return timezone.make_aware(moment, timezone.get_default_timezone())
+    return moment
 
 
 def content_version(data: bytes) -> str:
@@ -91,3 +111,48 @@ class ObjectStore(abc.ABC):
     @abc.abstractmethod
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         """Objects whose names start with ``prefix``, with listing metadata."""
+
+    def list_page(
+        self, prefix: str, *, token: str | None = None, limit: int = 50
+    ) -> ObjectPage:
+        """One page of ``list(prefix)``; ``token`` continues a previous page.
+
+        Stores that can only list everything sort it newest first, and the
+        token is the position of the last object shown. A token this store
+        did not give out raises ``ValueError``.
+        """
+        items = sorted(self.list(prefix), key=_newest_first)
+        if token:
+            cursor = _parse_cursor(token, prefix)
+            items = [info for info in items if _newest_first(info) > cursor]
+        page = items[:limit]
+        more = len(items) > limit and bool(page)
+        return ObjectPage(page, _cursor(page[-1]) if more else None, True)
+
+    def metadata(self, name: str) -> dict[str, Any]:
+        """What the store tells about the object beyond its bytes, for people
+        (the admin's detail page). Empty where the storage says nothing more."""
+        try:
+            modified = self.storage.get_modified_time(name)
+        except (FileNotFoundError, NotImplementedError, OSError):
+            return {}
+        return {"LastModified": aware(modified)}
+
+
+def _newest_first(info: ObjectInfo) -> tuple[float, str]:
+    return (-info.last_modified.timestamp(), info.name)
+
+
+def _cursor(info: ObjectInfo) -> str:
+    return f"{info.last_modified.timestamp():.6f}~{info.name}"
+
+
+def _parse_cursor(token: str, prefix: str) -> tuple[float, str]:
+    stamp, _, name = token.partition("~")
+    try:
+        moment = float(stamp)
+    except ValueError:
+        raise ValueError(f"not a page token: {token!r}") from None
+    if not name.startswith(prefix):
+        raise ValueError(f"not a page token of {prefix!r}: {token!r}")
+    return (-moment, name)

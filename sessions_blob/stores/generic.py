@@ -21,6 +21,7 @@ from sessions_blob.stores.base import (
     ObjectStore,
     StoredObject,
     VersionMismatch,
+    aware,
     content_version,
 )
 
@@ -94,7 +95,7 @@ class StorageApiObjectStore(ObjectStore):
                 continue
             name = join(file)
             try:
-                modified = self.storage.get_modified_time(name)
+                modified = aware(self.storage.get_modified_time(name))
                 size = self.storage.size(name)
             except FileNotFoundError:
                 continue

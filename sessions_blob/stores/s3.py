@@ -30,6 +30,7 @@ from sessions_blob.stores.base import (
     ObjectExists,
     ObjectInfo,
     ObjectMissing,
+    ObjectPage,
     ObjectStore,
     StoredObject,
     VersionMismatch,
@@ -37,7 +38,7 @@ from sessions_blob.stores.base import (
 
 logger = logging.getLogger("sessions_blob")
 
-# Only these travel with a GET/HEAD (SSE-C keys); the rest are upload settings.
+# Only these travel with a GET/HEAD (SSE-C keys); the rest are write settings.
 _READ_PARAMETERS = frozenset(
     {"SSECustomerAlgorithm", "SSECustomerKey", "SSECustomerKeyMD5", "RequestPayer"}
 )
@@ -292,10 +293,67 @@ class S3ObjectStore(ObjectStore):
                 Bucket=self.storage.bucket_name, Prefix=self._key_prefix(prefix)
             ):
                 for item in page.get("Contents", []):
-                    yield ObjectInfo(
-                        name=self._name(item["Key"]),
-                        last_modified=item["LastModified"],
-                        size=int(item["Size"]),
-                    )
+                    yield self._info(item)
         except (ClientError, BotoCoreError) as error:
             raise self._unavailable("listing", prefix, error) from error
+
+    def _info(self, item: dict[str, Any]) -> ObjectInfo:
+        return ObjectInfo(
+            name=self._name(item["Key"]),
+            last_modified=item["LastModified"],
+            size=int(item["Size"]),
+        )
+
+    def list_page(
+        self, prefix: str, *, token: str | None = None, limit: int = 50
+    ) -> ObjectPage:
+        """One ``ListObjectsV2`` call: S3 pages by name (for session objects,
+        hashes: no useful order), and the token is S3's continuation token."""
+        params: dict[str, Any] = {
+            "Bucket": self.storage.bucket_name,
+            "Prefix": self._key_prefix(prefix),
+            "Delimiter": "/",
+            "MaxKeys": limit,
+        }
+        if token:
+            params["ContinuationToken"] = token
+        try:
+            response = self.client.list_objects_v2(**params)
+        except ClientError as error:
+            if token:  # stores answer 400 or 500 to a token they did not give out
+                raise ValueError(f"not a continuation token: {error}") from error
+            raise self._unavailable("listing", prefix, error) from error
+        except BotoCoreError as error:
+            raise self._unavailable("listing", prefix, error) from error
+        more = response.get("IsTruncated")
+        return ObjectPage(
+            items=[self._info(item) for item in response.get("Contents", [])],
+            next_token=response.get("NextContinuationToken") if more else None,
+            newest_first=False,
+        )
+
+    def metadata(self, name: str) -> dict[str, Any]:
+        """The object's HEAD (ETag, version, encryption, storage class, ...)."""
+        try:
+            head = self.client.head_object(
+                Bucket=self.storage.bucket_name,
+                Key=self.key(name),
+                **self._read_params(name),
+            )
+        except (ClientError, BotoCoreError) as exc:  # extra: say why it is missing
+            return {"error": str(exc)}
+        wanted = (
+            "ETag",
+            "VersionId",
+            "LastModified",
+            "ContentLength",
+            "ContentType",
+            "ServerSideEncryption",
+            "SSEKMSKeyId",
+            "StorageClass",
+            "Metadata",
+        )
+        return {k: head[k] for k in wanted if head.get(k) not in (None, {}, "")} | {
+            "Bucket": self.storage.bucket_name,
+            "Key": self.key(name),
+        }

@@ -12,7 +12,6 @@ from django.test import Client, RequestFactory
 from django.views.defaults import server_error
 
 from analytics_site import charts
-from analytics_site.csp import POLICY
 from uploads import services
 from uploads.documents import UploadDocument
 
@@ -22,6 +21,12 @@ GOOD_CSV = b"id,city,amount,day,paid\n" + b"".join(
     for i in range(1, 61)
 )
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06"
+
+#: The site's policy (settings.SECURE_CSP, sent by Django's CSP middleware).
+POLICY = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 
 
 def upload(client: Client, *files: tuple[str, bytes]) -> dict[str, Any]:

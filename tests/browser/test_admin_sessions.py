@@ -19,8 +19,7 @@ from playwright.sync_api import Page, expect
 
 from sessions_blob.backends.storage import SessionStore
 from sessions_blob.records import object_id
-from tests.sessions_blob.conftest import make_session
-from tests.sessions_blob.test_admin import tamper
+from tests.support.sessions import make_session, tamper
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -105,10 +104,11 @@ def test_list_detail_and_delete(
     expect(page.locator("#content")).to_contain_text(
         "Are you sure you want to delete 2 sessions?"
     )
-    page.click("input[type=submit][value^=Yes]")
-    expect(page.locator(".messagelist")).to_contain_text(
-        "Deleted 2 sessions and 3 upload files"
+    expect(page.locator(".deletion-notes")).to_contain_text(
+        "2 uploaded files and the analytics of 1 upload session"
     )
+    page.click("input[type=submit][value^=Yes]")
+    expect(page.locator(".messagelist")).to_contain_text("Deleted 2 sessions.")
     expect(page.locator("#result_list tbody tr")).to_have_count(4)
     expect(row(page, upload)).to_have_count(0)
     assert not any(storages["default"].exists(name) for name in files)

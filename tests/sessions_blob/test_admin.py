@@ -1,9 +1,8 @@
 """The admin pages for sessions in object storage, with Django's test client,
-on local disk and on S3 (moto over HTTP)."""
+on local disk and on S3 (moto over HTTP), in a project with only the engine."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 import uuid
@@ -13,16 +12,14 @@ import pytest
 from django.contrib.admin.models import CHANGE, DELETION, LogEntry
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import Permission
-from django.core.files.base import ContentFile
-from django.core.files.storage import storages
 from django.test import Client
 
 from sessions_blob import user_index
 from sessions_blob.admin import StoredSessionAdmin
-from sessions_blob.backends.storage import SessionStore
-from sessions_blob.records import SessionRecord, object_id, object_name
+from sessions_blob.records import SessionRecord, object_id
 from sessions_blob.stores import object_store
-from tests.sessions_blob.conftest import Tier, make_session
+from tests.support.sessions import make_session, overwrite, session_exists, tamper
+from tests.support.tiers import Tier
 
 pytestmark = [
     pytest.mark.django_db,
@@ -30,107 +27,6 @@ pytestmark = [
 ]
 
 LIST = "/admin/sessions_blob/storedsession/"
-CSV = b"id,name\n1,alice\n2,bob\n"
-
-
-# -- helpers (the command and browser tests use them too) ---------------------------
-
-
-def iso(moment: dt.datetime) -> str:
-    return (
-        moment.astimezone(dt.UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
-
-
-def upload_document(
-    *, files: int = 2, analytics: bool = True, status: str = "completed"
-) -> tuple[dict[str, Any], list[str]]:
-    """An upload document as the uploads app writes it, its files stored in
-    the "default" storage. Returns the document and every stored name."""
-    storage = storages["default"]
-    uid = uuid.uuid4().hex
-    now = dt.datetime.now(dt.UTC)
-    stored = []
-    for n in range(files):
-        file_id = uuid.uuid4().hex
-        name = storage.save(f"uploads/{uid}/{file_id}.csv", ContentFile(CSV))
-        stored.append(
-            {
-                "id": file_id,
-                "name": f"data-{n}.csv",
-                "size": len(CSV),
-                "path": name,
-                "sha256": "0" * 64,
-                "content_type": "text/csv",
-                "uploaded_at": iso(now),
-                "error": None,
-            }
-        )
-    analytics_path = None
-    if analytics:
-        body = json.dumps({"schema_version": "1", "files": []}).encode()
-        analytics_path = storage.save(
-            f"uploads/{uid}/analytics.json", ContentFile(body)
-        )
-    doc = {
-        "version": 1,
-        "uid": uid,
-        "created_at": iso(now),
-        "expires_at": iso(now + dt.timedelta(days=1)),
-        "status": status,
-        "files": stored,
-        "error": None,
-        "analytics_path": analytics_path,
-        "run": None,
-        "processing_since": None,
-    }
-    names = [f["path"] for f in stored] + ([analytics_path] if analytics_path else [])
-    return doc, names
-
-
-def make_upload_session(
-    *, expired: bool = False, **options: Any
-) -> tuple[SessionStore, list[str]]:
-    doc, names = upload_document(**options)
-    return make_session(expired=expired, upload=doc), names
-
-
-def upload_exists(name: str) -> bool:
-    return storages["default"].exists(name)
-
-
-def stored_record(key: str) -> SessionRecord | None:
-    from django.conf import settings
-
-    found = object_store().read(object_name(settings.SESSIONS_BLOB_PREFIX, key))
-    return SessionRecord.from_bytes(found.data) if found else None
-
-
-def overwrite(key: str, body: bytes) -> None:
-    from django.conf import settings
-
-    name = object_name(settings.SESSIONS_BLOB_PREFIX, key)
-    object_store().delete(name)
-    object_store().create(name, body)
-
-
-def tamper(key: str) -> None:
-    """Change the stored data without the signing key, as a bucket writer could."""
-    from django.conf import settings
-
-    name = object_name(settings.SESSIONS_BLOB_PREFIX, key)
-    found = object_store().read(name)
-    assert found is not None
-    doc = json.loads(found.data)
-    forged = SessionStore().encode({"is_admin": True}).rsplit(":", 1)[0]
-    doc["payload"] = forged + ":" + doc["payload"].rsplit(":", 1)[1]
-    overwrite(key, json.dumps(doc).encode())
-
-
-def session_exists(key: str) -> bool:
-    return stored_record(key) is not None
 
 
 # -- fixtures -------------------------------------------------------------------
@@ -206,19 +102,18 @@ def test_refusals(client: Client, django_user_model: Any, tier: Tier) -> None:
 # -- the list -------------------------------------------------------------------
 
 
-def test_list_shows_sessions_with_their_upload_and_state(
-    admin_client: Client, tier: Tier
-) -> None:
-    upload, _ = make_upload_session(files=2)
+def test_list_shows_sessions_with_their_state(admin_client: Client, tier: Tier) -> None:
+    live = make_session(a=1)
     expired = make_session(expired=True, b=2)
     page = admin_client.get(LIST).content.decode()
     ids = row_ids(page)
-    assert object_id(upload.session_key) in ids
+    assert object_id(live.session_key) in ids
     assert object_id(expired.session_key) in ids
-    assert upload.session_key[:8] + "…" in page
-    assert upload.session_key not in page  # never the whole key
-    assert "completed, 2 files" in page
+    assert live.session_key[:8] + "…" in page
+    assert live.session_key not in page  # never the whole key
     assert 'class="state state-expired"' in page
+    headings = re.findall(r'<th scope="col" class="column-(\w+)">', page)
+    assert headings == ["key", "state", "user", "size", "last_modified", "expires"]
     assert ">boss</a>" in page  # the admin's own session, with its user
     if tier.s3:
         assert "S3 lists objects by name" in page
@@ -310,10 +205,10 @@ def test_search_scans_a_bounded_number_of_objects(
 # -- the detail page -------------------------------------------------------------
 
 
-def test_detail_shows_verified_data_metadata_and_upload(
+def test_detail_shows_verified_data_and_metadata(
     admin_client: Client, tier: Tier
 ) -> None:
-    session, _ = make_upload_session(files=2)
+    session = make_session(a=1)
     session[SESSION_KEY] = "12345"
     session["_auth_user_hash"] = "secret-hash"
     session["cart"] = ["apple", "pear"]
@@ -335,16 +230,7 @@ def test_detail_shows_verified_data_metadata_and_upload(
     assert found is not None and found.version.strip('"') in html  # ETag / digest
     if tier.s3:
         assert "ContentType" in html and "application/json" in html
-    assert "Upload session: completed" in html
-    assert "data-0.csv" in html and "data-1.csv" in html
-    analytics = admin_client.get(f"{LIST}{oid}/analytics/")
-    assert analytics.status_code == 200
-    assert json.loads(b"".join(analytics.streaming_content))["schema_version"] == "1"
-    file_id = session["upload"]["files"][0]["id"]
-    download = admin_client.get(f"{LIST}{oid}/files/{file_id}/")
-    assert b"".join(download.streaming_content) == CSV
-    assert "data-0.csv" in download["Content-Disposition"]
-    assert admin_client.get(f"{LIST}{oid}/files/nope/").status_code == 404
+    assert admin_client.get(f"{LIST}{oid}/analytics/").status_code == 404
 
 
 def test_detail_of_a_tampered_session_is_not_decoded(admin_client: Client) -> None:
@@ -380,9 +266,9 @@ def test_detail_of_a_missing_session_is_404(admin_client: Client) -> None:
 # -- actions ----------------------------------------------------------------------
 
 
-def test_delete_selected_with_upload_files(admin_client: Client, tier: Tier) -> None:
-    doomed, names = make_upload_session(files=2)
-    kept, kept_names = make_upload_session(files=1)
+def test_delete_selected(admin_client: Client, tier: Tier) -> None:
+    doomed = make_session(a=1)
+    kept = make_session(b=2)
     oid = object_id(doomed.session_key)
     confirm = admin_client.post(
         LIST, {"action": "delete_selected", "_selected_action": [oid]}
@@ -395,11 +281,9 @@ def test_delete_selected_with_upload_files(admin_client: Client, tier: Tier) -> 
         {"action": "delete_selected", "_selected_action": [oid], "post": "yes"},
         follow=True,
     )
-    assert "Deleted 1 sessions and 3 upload files" in done.content.decode()
+    assert "Deleted 1 sessions." in done.content.decode()
     assert not session_exists(doomed.session_key)
-    assert not any(upload_exists(n) for n in names)
     assert session_exists(kept.session_key)
-    assert all(upload_exists(n) for n in kept_names)
     entry = LogEntry.objects.get()
     assert entry.action_flag == DELETION and entry.object_id == oid
     assert doomed.session_key[:8] in entry.object_repr
@@ -416,8 +300,8 @@ def test_delete_one_from_its_page(admin_client: Client) -> None:
 
 
 def test_delete_all_expired(admin_client: Client) -> None:
-    live, live_names = make_upload_session()
-    expired, expired_names = make_upload_session(expired=True)
+    live = make_session(a=1)
+    expired = make_session(expired=True, b=1)
     plain_expired = make_session(expired=True, a=1)
     response = admin_client.post(LIST, {"action": "delete_expired"})
     assert response.status_code == 302
@@ -427,12 +311,10 @@ def test_delete_all_expired(admin_client: Client) -> None:
         in admin_client.get(response["Location"]).content.decode()
     )
     done = admin_client.post(f"{LIST}delete-expired/", follow=True)
-    assert "Deleted 2 expired sessions and 3 upload files" in done.content.decode()
+    assert "Deleted 2 expired sessions" in done.content.decode()
     assert not session_exists(expired.session_key)
     assert not session_exists(plain_expired.session_key)
-    assert not any(upload_exists(n) for n in expired_names)
     assert session_exists(live.session_key)
-    assert all(upload_exists(n) for n in live_names)
     entry = LogEntry.objects.get()
     assert entry.object_repr == "2 expired sessions" and entry.action_flag == DELETION
 
@@ -478,3 +360,29 @@ def test_viewers_cannot_log_users_out(
     assert "Log out everywhere" not in viewer.get(url).content.decode()
     assert viewer.post(url).status_code == 403
     assert session_exists(browser.session.session_key)
+
+
+# -- extension points ---------------------------------------------------------------
+
+
+@pytest.mark.urls("tests.sessions_blob.urls_extended")
+def test_an_app_extends_the_pages(admin_client: Client) -> None:
+    """An app's subclass (tests/sessions_blob/urls_extended.py) adds a column,
+    a box on the detail page, a note on the delete confirmation, a stylesheet."""
+    notes = "/notes-admin/sessions_blob/storedsession/"
+    key = make_session(cart=["apple", "pear"]).session_key
+    tamper(make_session(cart=["forged"]).session_key)
+    page = admin_client.get(notes).content.decode()
+    headings = re.findall(r'<th scope="col" class="column-(\w+)">', page)
+    assert headings[-1] == "cart" and ">Cart<" in page
+    assert "2 items &lt;b&gt;" in page  # escaped: not marked safe
+    # The admin's own session has no cart; the tampered one is never shown.
+    assert page.count('class="field-cart"><span class="quiet">') == 2
+    assert "forged" not in page
+    assert 'href="/static/notes/admin.css"' in page
+    detail = admin_client.get(f"{notes}{object_id(key)}/").content.decode()
+    assert 'id="cart"' in detail and "cart box" in detail
+    confirm = admin_client.post(
+        notes, {"action": "delete_selected", "_selected_action": [object_id(key)]}
+    ).content.decode()
+    assert "1 carts are emptied." in confirm

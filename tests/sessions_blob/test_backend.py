@@ -16,7 +16,7 @@ from sessions_blob.backends import storage
 from sessions_blob.backends.storage import SessionStore
 from sessions_blob.exceptions import ConflictError, SessionTooLarge
 from sessions_blob.records import SessionRecord, object_id, object_name
-from tests.sessions_blob.conftest import Tier
+from tests.support.tiers import Tier
 
 pytestmark = pytest.mark.django_db(databases=[])
 

@@ -16,8 +16,8 @@ from sessions_blob import operations
 from sessions_blob.backends.cached_storage import SessionStore
 from sessions_blob.backends.storage import SessionStore as UncachedStore
 from sessions_blob.records import object_id, object_name
-from tests.sessions_blob.conftest import Tier
 from tests.sessions_blob.test_backend import concurrent_changes
+from tests.support.tiers import Tier
 
 
 def test_cached_read_makes_no_storage_call(tier: Tier, redis_cache: str) -> None:

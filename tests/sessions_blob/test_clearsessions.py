@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from sessions_blob.backends.storage import SessionStore
-from tests.sessions_blob.conftest import Tier
+from tests.support.tiers import Tier
 
 pytestmark = pytest.mark.django_db
 

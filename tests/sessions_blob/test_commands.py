@@ -7,11 +7,11 @@ import copy
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
 import time
-import uuid
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 from django.contrib.auth import SESSION_KEY
 from django.core.checks import run_checks
-from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -29,15 +28,9 @@ from sessions_blob import user_index
 from sessions_blob.backends.storage import SessionStore
 from sessions_blob.progress import Progress
 from sessions_blob.records import object_id
-from tests.sessions_blob.conftest import Tier, make_session
-from tests.sessions_blob.test_admin import (
-    make_upload_session,
-    session_exists,
-    stored_record,
-    tamper,
-    upload_exists,
-)
 from tests.support.faultproxy import FaultProxy
+from tests.support.sessions import make_session, session_exists, stored_record, tamper
+from tests.support.tiers import Tier
 
 pytestmark = pytest.mark.django_db
 LOCAL_AND_S3 = pytest.mark.parametrize("tier", ["filesystem", "s3"], indirect=True)
@@ -85,25 +78,12 @@ def backdate(tier: Tier, name: str, storage_alias: str, hours: float) -> None:
     os.utime(path, (moment, moment))
 
 
-@pytest.fixture
-def s3_uploads(tier: Tier, settings: Any) -> None:
-    """On the S3 tier the upload files go to S3 as well."""
-    if tier.s3 is not None:
-        assert tier.bucket is not None
-        settings.STORAGES = {
-            **settings.STORAGES,
-            "default": tier.s3.storage(
-                tier.bucket, location=f"files-{uuid.uuid4().hex[:8]}"
-            ),
-        }
-
-
 # -- stats ------------------------------------------------------------------------
 
 
 @LOCAL_AND_S3
 def test_stats(tier: Tier) -> None:
-    make_upload_session(files=2)
+    make_session(z=1)
     make_session(**{SESSION_KEY: "7", "a": 1})
     make_session(b=1)
     make_session(expired=True, c=1)
@@ -120,8 +100,6 @@ def test_stats(tier: Tier) -> None:
         "read": 6,
         "oldest": None,
         "newest": None,
-        "upload_sessions": 1,
-        "upload_files": 2,
         "authenticated": 1,
         "users_indexed": 1,
     }
@@ -137,96 +115,6 @@ def test_stats_trusts_the_listing_for_old_objects(tier: Tier) -> None:
     backdate(tier, f"{tier.prefix}{object_id(old)}.json", "sessions", hours=25)
     stats = json.loads(run("stats", "--json"))
     assert (stats["sessions"], stats["expired"], stats["read"]) == (2, 1, 1)
-
-
-# -- purge_uploads ------------------------------------------------------------------
-
-
-def orphan_files(count: int = 2) -> list[str]:
-    storage = storages["default"]
-    uid = uuid.uuid4().hex
-    return [
-        storage.save(f"uploads/{uid}/{uuid.uuid4().hex}.csv", ContentFile(b"a\n1\n"))
-        for _ in range(count)
-    ]
-
-
-@LOCAL_AND_S3
-def test_purge_uploads(tier: Tier, s3_uploads: None) -> None:
-    live, live_files = make_upload_session(files=2)
-    _expired, expired_files = make_upload_session(files=1, expired=True)
-    orphans = orphan_files(2)
-    stray = storages["default"].save(
-        f"uploads/{live['upload']['uid']}/leftover.csv", ContentFile(b"x\n")
-    )
-    assert "would delete 5 orphans" in run(
-        "purge_uploads", "--dry-run", "--min-age", "0"
-    )
-    assert all(upload_exists(n) for n in live_files + expired_files + orphans + [stray])
-    # Within the grace period nothing is judged.
-    assert "deleted 0 orphans" in run("purge_uploads")
-    output = run("purge_uploads", "--min-age", "0")
-    assert "3 belong to live sessions, 0 too recent to judge, deleted 5" in output
-    assert all(upload_exists(n) for n in live_files)
-    assert not any(upload_exists(n) for n in expired_files + orphans + [stray])
-    assert session_exists(live.session_key)
-
-
-@pytest.mark.parametrize("tier", ["filesystem"], indirect=True)
-def test_purge_uploads_keeps_recent_files(tier: Tier) -> None:
-    old, recent = orphan_files(1), orphan_files(1)
-    backdate(tier, old[0], "default", hours=2)
-    assert "1 too recent to judge, deleted 1 orphans" in run("purge_uploads")
-    assert not upload_exists(old[0]) and upload_exists(recent[0])
-
-
-@LOCAL_AND_S3
-def test_purge_uploads_refuses_while_sessions_are_unreadable(
-    tier: Tier, s3_uploads: None
-) -> None:
-    session, files = make_upload_session(files=1)
-    tamper(session.session_key)  # its files can no longer be told from orphans
-    code, output = exit_code("purge_uploads", "--min-age", "0")
-    assert code == 3
-    assert "1 sessions could not be read" in output
-    assert upload_exists(files[0])
-    assert "deleted 2 orphans" in run("purge_uploads", "--min-age", "0", "--force")
-    assert not upload_exists(files[0])
-
-
-@LOCAL_AND_S3
-def test_purge_uploads_on_two_machines_at_once(tier: Tier, s3_uploads: None) -> None:
-    _live, live_files = make_upload_session(files=2)
-    orphans = orphan_files(6)
-    assert on_two_machines("purge_uploads", "--min-age", "0") == []
-    assert all(upload_exists(n) for n in live_files)
-    assert not any(upload_exists(n) for n in orphans)
-
-
-def test_purge_uploads_with_real_upload_sessions(settings: Any, tmp_path: Path) -> None:
-    """Through the uploads app itself: its files are found and kept."""
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    from uploads.services import upload_session_add_files, upload_session_delete
-
-    kept, dropped = SessionStore(), SessionStore()
-    for session in (kept, dropped):
-        upload_session_add_files(
-            session=session,
-            files=[SimpleUploadedFile("a.csv", b"x,y\n1,2\n", "text/csv")],
-            create=True,
-        )
-    names = {
-        s: [f["path"] for f in SessionStore(s.session_key)["upload"]["files"]]
-        for s in (kept, dropped)
-    }
-    SessionStore(dropped.session_key).delete()  # as clearsessions would
-    assert "1 belong to live sessions, 0 too recent to judge, deleted 1" in run(
-        "purge_uploads", "--min-age", "0"
-    )
-    assert upload_exists(names[kept][0]) and not upload_exists(names[dropped][0])
-    upload_session_delete(session_key=kept.session_key)
-    assert not upload_exists(names[kept][0])
 
 
 # -- lifecycle ------------------------------------------------------------------------
@@ -523,21 +411,15 @@ def test_logout_user(tier: Tier, django_user_model: Any) -> None:
     ada = django_user_model.objects.create_user("ada", password="pw")
     grace = django_user_model.objects.create_user("grace", password="pw")
     ada_sessions = [
-        make_session(**{SESSION_KEY: str(ada.pk), "n": n}) for n in range(2)
+        make_session(**{SESSION_KEY: str(ada.pk), "n": n}) for n in range(3)
     ]
-    upload, files = make_upload_session(files=1)
-    upload[SESSION_KEY] = str(ada.pk)
-    upload.save()
     other = make_session(**{SESSION_KEY: str(grace.pk)})
-    assert "would delete 3 sessions and 2 upload files" in run(
-        "logout_user", "ada", "--dry-run"
-    )
+    assert "would delete 3 sessions" in run("logout_user", "ada", "--dry-run")
     assert all(session_exists(s.session_key) for s in ada_sessions)
     tier.calls.clear()
-    assert "deleted 3 sessions and 2 upload files" in run("logout_user", "ada")
+    assert "deleted 3 sessions" in run("logout_user", "ada")
     assert tier.calls["list"] == 0  # from the index, not a scan
-    assert not any(session_exists(s.session_key) for s in [*ada_sessions, upload])
-    assert not any(upload_exists(n) for n in files)
+    assert not any(session_exists(s.session_key) for s in ada_sessions)
     assert session_exists(other.session_key)
     assert user_index.session_ids(str(ada.pk)) == []
     assert "deleted 0 sessions" in run("logout_user", "ada")
@@ -558,35 +440,117 @@ def test_logout_user_on_two_machines_at_once(tier: Tier) -> None:
 # -- the command line ------------------------------------------------------------------
 
 
+def manage(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``manage.py``-like run of the engine's test project in a new process."""
+    return subprocess.run(
+        [sys.executable, "-m", "django", *args],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "VAR_DIR": str(tmp_path),
+            "DJANGO_SETTINGS_MODULE": "tests.sessions_blob.settings",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+MEMORY = json.dumps({"BACKEND": "django.core.files.storage.InMemoryStorage"})
+
+
 def test_exit_codes_of_the_real_command(tmp_path: Path) -> None:
+    assert manage(tmp_path, "sessions_blob").returncode == 2  # no subcommand
+    done = manage(tmp_path, "sessions_blob", "doctor")
+    assert done.returncode == 0, done.stderr
+    assert "doctor: 4 checks, all fine" in done.stdout
+    attention = manage(
+        tmp_path, "sessions_blob", "doctor", SESSIONS_TEST_STORAGE=MEMORY
+    )
+    assert attention.returncode == 3
+    assert "InMemoryStorage" in attention.stdout
+    failed = manage(tmp_path, "sessions_blob", "lifecycle")
+    assert failed.returncode == 1 and "CommandError" in failed.stderr
+
+
+def test_cron_commands_are_silent_on_success(tmp_path: Path) -> None:
+    """Every command docs/operations.md puts in cron prints nothing at -v 0
+    when all is well, so cron mails only trouble."""
+    assert manage(tmp_path, "migrate", "-v", "0").returncode == 0
+    for args in (
+        ("clearsessions", "-v", "0"),
+        ("sessions_blob", "doctor", "-v", "0"),
+        ("sessions_blob", "stats", "-v", "0"),
+        ("sessions_blob", "lifecycle", "-v", "0"),  # fails: not S3 (below)
+    ):
+        done = manage(tmp_path, *args)
+        if args[1] == "lifecycle":
+            assert done.returncode == 1 and "S3 feature" in done.stderr
+            continue
+        assert (done.returncode, done.stdout, done.stderr) == (0, "", ""), args
+    noisy = manage(
+        tmp_path, "sessions_blob", "doctor", "-v", "0", SESSIONS_TEST_STORAGE=MEMORY
+    )
+    assert noisy.returncode == 3
+    assert "InMemoryStorage" in noisy.stdout  # what needs attention, only that
+    assert "[     OK]" not in noisy.stdout
+
+
+def test_doctor_json_is_json_alone(tmp_path: Path) -> None:
+    for env in ({}, {"SESSIONS_TEST_STORAGE": MEMORY}):
+        done = manage(tmp_path, "sessions_blob", "doctor", "--json", **env)
+        findings = json.loads(done.stdout)  # nothing but JSON on stdout
+        assert {f["topic"] for f in findings} >= {"conditional writes"}
+
+
+def test_the_documented_cron_lines_work_in_a_shell(tmp_path: Path) -> None:
+    """The cron block of docs/operations.md, run as cron would (sh -c) in a
+    project at /srv/app: quiet while all is fine, findings when doctor needs
+    attention."""
+    doc = (ROOT / "docs" / "operations.md").read_text()
+    block = re.search(r"```cron\n(.*?)```", doc, re.S)
+    assert block is not None, "docs/operations.md has no ```cron block"
+    app = tmp_path / "app"
+    (app / ".venv" / "bin").mkdir(parents=True)
+    python = app / ".venv" / "bin" / "python"
+    python.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+    python.chmod(0o755)
+    (app / "manage.py").write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from django.core.management import execute_from_command_line\n"
+        "execute_from_command_line(sys.argv)\n"
+    )
+    lines = [
+        line.split(None, 5)[5].replace("/srv/app", str(app))
+        for line in block.group(1).splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert len(lines) == 2
     env = {
         **os.environ,
         "VAR_DIR": str(tmp_path),
-        "DJANGO_SETTINGS_MODULE": "analytics_site.settings",
+        "DJANGO_SETTINGS_MODULE": "tests.sessions_blob.settings",
     }
-    env.pop("S3_BUCKET", None)
+    assert manage(tmp_path, "migrate", "-v", "0").returncode == 0
 
-    def manage(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    def cron(line: str, **extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "manage.py", "sessions_blob", *args],
-            cwd=ROOT,
+            ["sh", "-c", line],
             env={**env, **extra},
             capture_output=True,
             text=True,
             timeout=60,
         )
 
-    assert manage().returncode == 2  # no subcommand
-    done = manage("doctor")
-    assert done.returncode == 0, done.stderr
-    assert "doctor: 4 checks, all fine" in done.stdout
-    attention = manage("doctor", STORAGE_BACKEND="memory")
-    assert attention.returncode == 3
-    assert "InMemoryStorage" in attention.stdout
-    quiet = manage("purge_uploads", "-v", "0")
-    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
-    failed = manage("lifecycle")
-    assert failed.returncode == 1 and "CommandError" in failed.stderr
+    for line in lines:
+        done = cron(line)
+        assert (done.returncode, done.stdout, done.stderr) == (0, "", ""), line
+    doctor = next(line for line in lines if "doctor" in line)
+    loud = cron(doctor, SESSIONS_TEST_STORAGE=MEMORY)
+    assert loud.returncode == 3
+    assert "[WARNING] store: InMemoryStorage" in loud.stdout
 
 
 def test_progress_draws_a_bar_on_a_terminal_and_lines_in_logs() -> None:

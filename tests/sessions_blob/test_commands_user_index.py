@@ -13,7 +13,7 @@ from django.test import Client
 from sessions_blob import user_index
 from sessions_blob.backends.storage import SessionStore
 from sessions_blob.records import object_id
-from tests.sessions_blob.conftest import Tier
+from tests.support.tiers import Tier
 
 pytestmark = pytest.mark.django_db
 

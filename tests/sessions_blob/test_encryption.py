@@ -24,8 +24,9 @@ from sessions_blob.backends.storage import SessionStore
 from sessions_blob.crypto import SCHEME
 from sessions_blob.records import object_name
 from sessions_blob.stores import object_store
-from tests.conftest import S3Endpoint
-from tests.sessions_blob.conftest import Tier, new_session
+from tests.support.s3 import S3Endpoint
+from tests.support.sessions import new_session
+from tests.support.tiers import Tier
 
 pytestmark = pytest.mark.django_db(databases=[])
 

@@ -14,56 +14,18 @@ import time
 from typing import Any
 
 import pytest
-from botocore.config import Config
 from django.conf import settings as django_settings
 from django.contrib.sessions.backends.base import UpdateError
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from sessions_blob.backends.storage import SessionStore
 from sessions_blob.exceptions import StorageUnavailable
-from sessions_blob.records import object_name
-from tests.conftest import S3Endpoint
-from tests.sessions_blob.conftest import new_session
 from tests.support.faultproxy import FaultProxy
+from tests.support.outage import ATTEMPTS, TIMEOUT, raw, session_objects
+from tests.support.s3 import S3Endpoint
+from tests.support.sessions import new_session
 
 pytestmark = pytest.mark.django_db(databases=[])
-
-TIMEOUT = 0.3
-ATTEMPTS = 3
-CLIENT_CONFIG = Config(
-    connect_timeout=TIMEOUT,
-    read_timeout=TIMEOUT,
-    retries={"total_max_attempts": ATTEMPTS, "mode": "standard"},
-    s3={"addressing_style": "path"},
-)
-
-
-@pytest.fixture
-def bucket(settings: Any, s3: S3Endpoint, s3_bucket: str, proxy: FaultProxy) -> str:
-    """The sessions storage, reached through the proxy."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "sessions": s3.via(proxy.url).storage(s3_bucket, client_config=CLIENT_CONFIG),
-    }
-    return s3_bucket
-
-
-def raw(s3: S3Endpoint, bucket: str, key: str) -> bytes | None:
-    """The stored object's bytes, read from moto directly."""
-    client = s3.client()
-    name = object_name(django_settings.SESSIONS_BLOB_PREFIX, key)
-    try:
-        return bytes(client.get_object(Bucket=bucket, Key=name)["Body"].read())
-    except client.exceptions.NoSuchKey:
-        return None
-
-
-def session_objects(s3: S3Endpoint, bucket: str) -> int:
-    prefix = django_settings.SESSIONS_BLOB_PREFIX
-    listing = s3.client().list_objects_v2(Bucket=bucket, Prefix=prefix)
-    return len(listing.get("Contents", []))
-
 
 # -- the store cannot be reached ------------------------------------------------
 
@@ -267,7 +229,7 @@ def test_outage_fails_the_request_without_a_new_cookie(
     assert response.status_code == 503
     assert response["Retry-After"] == "5"
     assert response["Cache-Control"] == "no-store"
-    assert b"Storage is unavailable" in response.content  # the site's 503.html
+    assert b"Storage is unavailable" in response.content  # the project's 503.html
     assert django_settings.SESSION_COOKIE_NAME not in response.cookies
     proxy.passthrough()
     assert client.cookies[django_settings.SESSION_COOKIE_NAME].value == cookie
@@ -317,46 +279,3 @@ def test_outage_under_the_cached_tier_does_not_poison_the_cache(
     assert client.get("/read").json() == {"count": 1}
     assert client.get("/increment").json() == {"count": 2}
     assert proxy.outcomes().count("passed") >= 1
-
-
-def test_outage_answers_the_api_with_a_json_503_and_pages_with_a_page(
-    proxy: FaultProxy, bucket: str, s3: S3Endpoint
-) -> None:
-    """The uploads API's error shape, whether the view's load failed or the
-    middleware's save; the site's pages show their 503 page."""
-    client = Client(raise_request_exception=False)
-    made = client.post("/api/upload", {"files": [_csv("a.csv")]})
-    assert made.status_code == 201
-    session_id = made.json()["id"]
-    before = raw(s3, bucket, session_id)
-
-    proxy.refuse()
-    loading = client.get(f"/api/sessions/{session_id}")  # load in the view
-    assert loading.status_code == 503
-    assert loading.json() == {
-        "code": "storage_unavailable",
-        "message": "The storage is unavailable; try again later.",
-    }
-    assert loading["Retry-After"] == "5"
-    page = client.get("/")  # the page loads the cookie's session
-    assert page.status_code == 503
-    assert b"Storage is unavailable" in page.content
-
-    proxy.http_error()  # until told otherwise
-    creating = Client(raise_request_exception=False).post(
-        "/api/upload", {"files": [_csv("b.csv")]}
-    )  # a new session, saved by the middleware
-    assert creating.status_code == 503
-    assert creating.json()["code"] == "storage_unavailable"
-    assert django_settings.SESSION_COOKIE_NAME not in creating.cookies
-
-    proxy.passthrough()
-    assert raw(s3, bucket, session_id) == before
-    assert session_objects(s3, bucket) == 1
-    again = client.get(f"/api/sessions/{session_id}")
-    assert again.status_code == 200
-    assert [f["name"] for f in again.json()["files"]] == ["a.csv"]
-
-
-def _csv(name: str) -> SimpleUploadedFile:
-    return SimpleUploadedFile(name, b"a,b\n1,2\n", content_type="text/csv")

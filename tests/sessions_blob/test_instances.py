@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import S3Endpoint
+from tests.support.s3 import S3Endpoint
 from tests.support.servers import django_server
 
 pytestmark = pytest.mark.multiprocess
@@ -32,25 +32,24 @@ class Browser:
 
 
 def run_flow(engine: str, s3: S3Endpoint, logs: Path, tmp_path: Path) -> list[int]:
-    bucket = s3.new_bucket()
     env = {
-        **s3.env(bucket),
-        "DJANGO_SETTINGS_MODULE": "tests.server_settings",
+        "DJANGO_SETTINGS_MODULE": "tests.sessions_blob.settings",
+        "SESSIONS_TEST_STORAGE": json.dumps(s3.storage(s3.new_bucket())),
         "DJANGO_SECRET_KEY": "shared-by-every-instance",
         "SESSION_ENGINE": engine,
         "VAR_DIR": str(tmp_path),
-        "SESSION_COOKIE_SECURE": "0",  # plain HTTP on loopback
     }
+    app = "django.core.wsgi:get_wsgi_application()"
     browser = Browser()
     with (
-        django_server(env, logs, "instance-a") as a,
-        django_server(env, logs, "instance-b") as b,
+        django_server(env, logs, "instance-a", app=app) as a,
+        django_server(env, logs, "instance-b", app=app) as b,
     ):
         return [
-            browser.get(f"{a}/_test/increment")["count"],  # created on A
-            browser.get(f"{b}/_test/read")["count"],  # read on B
-            browser.get(f"{b}/_test/increment")["count"],  # updated on B
-            browser.get(f"{a}/_test/read")["count"],  # seen again on A
+            browser.get(f"{a}/increment")["count"],  # created on A
+            browser.get(f"{b}/read")["count"],  # read on B
+            browser.get(f"{b}/increment")["count"],  # updated on B
+            browser.get(f"{a}/read")["count"],  # seen again on A
         ]
 
 

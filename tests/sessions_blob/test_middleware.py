@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from tests.sessions_blob.conftest import Tier
+from tests.support.tiers import Tier
 
 pytestmark = [pytest.mark.urls("tests.sessions_blob.urls"), pytest.mark.django_db]
 

@@ -13,7 +13,7 @@ from sessions_blob.backends.storage import SessionStore
 from sessions_blob.exceptions import ConditionalWritesUnsupported, StorageUnavailable
 from sessions_blob.records import object_name
 from sessions_blob.stores import object_store
-from tests.conftest import S3Endpoint
+from tests.support.s3 import S3Endpoint
 from tests.support.servers import free_port
 
 

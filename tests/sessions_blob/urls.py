@@ -1,6 +1,7 @@
-"""Views for request-level tests: one that ignores the session, one that
-reads it, one that changes it."""
+"""The engine's test project: the admin, and views for request-level tests
+(one that ignores the session, one that reads it, one that changes it)."""
 
+from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
@@ -24,6 +25,7 @@ def logout(request: HttpRequest) -> JsonResponse:
 
 
 urlpatterns = [
+    path("admin/", admin.site.urls),
     path("untouched", untouched),
     path("read", read),
     path("increment", increment),

@@ -93,9 +93,14 @@ def create_bucket(endpoint: str, bucket: str) -> None:
 
 @contextlib.contextmanager
 def django_server(
-    env: dict[str, str], log_dir: Path, name: str, workers: int = 1
+    env: dict[str, str],
+    log_dir: Path,
+    name: str,
+    workers: int = 1,
+    app: str = "analytics_site.wsgi",
 ) -> Iterator[str]:
-    """The project under gunicorn with ``env`` on top of this environment."""
+    """A Django project under gunicorn with ``env`` on top of this environment
+    (the site by default; ``app`` names another WSGI application)."""
     port = free_port()
     log = open(log_dir / f"{name}-{port}.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
@@ -107,7 +112,7 @@ def django_server(
             str(workers),
             "--access-logfile",
             "-",
-            "analytics_site.wsgi",
+            app,
         ],
         cwd=ROOT,
         env={**os.environ, **env},

@@ -16,7 +16,7 @@ import pytest
 from django.core.files.storage import Storage, storages
 from django.test import Client
 
-from tests.conftest import S3Endpoint
+from tests.support.s3 import S3Endpoint
 
 BACKENDS = ["filesystem", "s3"]
 GOOD_CSV = b"id,name,amount\n1,alice,1.5\n2,bob,2.5\n3,carol,\n"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import S3Endpoint
+from tests.support.s3 import S3Endpoint
 from tests.support.servers import django_server, post_at_once
 from tests.uploads.conftest import GOOD_CSV
 

@@ -1,6 +1,7 @@
 """Django's ``clearsessions``, reporting what it did for this engine.
 
-For other engines it behaves exactly like Django's own command.
+For other engines it behaves exactly like Django's own command. With
+``-v 0`` a run that succeeds prints nothing, for cron.
 """
 
 from __future__ import annotations
@@ -64,4 +65,5 @@ class Command(clearsessions.Command):
         if tty:
             self.stderr.write("")
         elapsed = time.monotonic() - started
-        self.stdout.write(f"clearsessions: {result.summary()} in {elapsed:.2f}s")
+        if options["verbosity"] > 0:
+            self.stdout.write(f"clearsessions: {result.summary()} in {elapsed:.2f}s")

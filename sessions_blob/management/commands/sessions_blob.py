@@ -1,7 +1,6 @@
 """``manage.py sessions_blob SUBCOMMAND``: operating the session store.
 
     stats                     count, bytes, live/expired, oldest and newest
-    purge_uploads             delete upload files of no live session
     lifecycle [--apply]       print (install) an S3 rule expiring old sessions
     import --from ENGINE      copy live sessions of another engine, same keys
     doctor                    probe the store; findings and what to do
@@ -9,8 +8,11 @@
 
 Exit status, for cron: 0 done; 1 failed (CommandError: storage unreachable,
 bad settings, nothing or only part done); 2 bad command line; 3 done but
-needs attention (doctor findings at warning or error level, purge_uploads
-refusing to delete while sessions are unreadable).
+needs attention (doctor findings at warning or error level).
+
+With ``-v 0`` a run that succeeds prints nothing (cron mails only trouble);
+``doctor -v 0`` prints the findings that need attention, nothing else.
+``--json`` prints JSON alone on stdout.
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ NEEDS_ATTENTION = 3
 
 class Command(BaseCommand):
     help = (
-        "Operate the object-storage session engine: stats, purge_uploads, "
-        "lifecycle, import, doctor, logout_user. Exit status: 0 done, 1 failed, "
-        "2 usage, 3 needs attention."
+        "Operate the object-storage session engine: stats, lifecycle, import, "
+        "doctor, logout_user. Exit status: 0 done, 1 failed, 2 usage, 3 needs "
+        "attention."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -45,25 +47,6 @@ class Command(BaseCommand):
 
         stats = sub.add_parser("stats", help="Count the stored sessions.")
         stats.add_argument("--json", action="store_true", help="Print JSON.")
-
-        purge = sub.add_parser(
-            "purge_uploads",
-            help="Delete upload files and analytics that belong to no live session.",
-        )
-        purge.add_argument("--dry-run", action="store_true")
-        purge.add_argument(
-            "--min-age",
-            type=int,
-            default=3600,
-            metavar="SECONDS",
-            help="Keep unreferenced files younger than this (uploads in progress). "
-            "Default: 3600.",
-        )
-        purge.add_argument(
-            "--force",
-            action="store_true",
-            help="Delete even when some sessions cannot be read.",
-        )
 
         lifecycle = sub.add_parser(
             "lifecycle", help="Print, or --apply, an S3 lifecycle rule for sessions."
@@ -124,7 +107,6 @@ class Command(BaseCommand):
             )
         handlers: dict[str, Callable[[dict[str, Any]], None]] = {
             "stats": self.do_stats,
-            "purge_uploads": self.do_purge_uploads,
             "lifecycle": self.do_lifecycle,
             "import": self.do_import,
             "doctor": self.do_doctor,
@@ -162,8 +144,6 @@ class Command(BaseCommand):
             ("unreadable", f"{result.unreadable:,}"),
             ("authenticated", f"{result.authenticated:,}"),
             ("users indexed", f"{result.users_indexed:,}"),
-            ("upload sessions", f"{result.upload_sessions:,}"),
-            ("upload files", f"{result.upload_files:,}"),
             ("oldest write", _when(result.oldest)),
             ("newest write", _when(result.newest)),
         ]
@@ -176,34 +156,6 @@ class Command(BaseCommand):
             f"{result.read} in {elapsed:.2f}s"
         )
 
-    # -- purge_uploads ----------------------------------------------------------
-
-    def do_purge_uploads(self, options: dict[str, Any]) -> None:
-        from sessions_blob.operations import purge_uploads
-
-        if options["min_age"] < 0:
-            raise CommandError("--min-age must not be negative.")
-        progress = self.progress("reading sessions")
-        result = purge_uploads(
-            min_age=options["min_age"],
-            dry_run=options["dry_run"],
-            force=options["force"],
-            progress=progress,
-        )
-        elapsed = progress.finish()
-        if self.verbosity > 1:
-            for name in result.orphan_names:
-                self.stdout.write(f"orphan: {name}")
-        self.summary(f"purge_uploads: {result.summary()} in {elapsed:.2f}s")
-        if result.refused:
-            raise CommandError(
-                f"{result.unreadable_sessions} sessions could not be read (bad "
-                "signature or corrupt), so their files cannot be told from "
-                "orphans: nothing was deleted. Check SECRET_KEY / "
-                "SECRET_KEY_FALLBACKS, or pass --force.",
-                returncode=NEEDS_ATTENTION,
-            )
-
     # -- lifecycle ------------------------------------------------------------
 
     def do_lifecycle(self, options: dict[str, Any]) -> None:
@@ -211,7 +163,8 @@ class Command(BaseCommand):
 
         try:
             rule = lifecycle.rule(options["days"])
-            self.stdout.write(json.dumps({"Rules": [rule]}, indent=2))
+            if self.verbosity > 0 or not options["apply"]:
+                self.stdout.write(json.dumps({"Rules": [rule]}, indent=2))
             if not options["apply"]:
                 self.summary(
                     "lifecycle: not installed; run with --apply to install it "
@@ -254,29 +207,28 @@ class Command(BaseCommand):
     # -- doctor ---------------------------------------------------------------
 
     def do_doctor(self, options: dict[str, Any]) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         from sessions_blob.doctor import ERROR, WARNING, diagnose
 
         try:
             findings = diagnose()
-        except (ClientError, BotoCoreError, OSError) as exc:
+        except (StorageUnavailable, OSError) as exc:
             raise CommandError(f"Could not probe the session storage: {exc}") from exc
+        serious = [f for f in findings if f.level in {WARNING, ERROR}]
         if options["json"]:
             self.stdout.write(json.dumps([f.as_dict() for f in findings], indent=2))
         else:
-            for finding in findings:
+            # At -v 0 only what needs attention: silence means all is fine.
+            for finding in findings if self.verbosity > 0 else serious:
                 self.stdout.write(
                     f"[{finding.level.upper():>7}] {finding.topic}: {finding.title}"
                 )
                 if finding.fix:
                     self.stdout.write(f"          fix: {finding.fix}")
-        serious = [f for f in findings if f.level in {WARNING, ERROR}]
-        self.summary(
-            f"doctor: {len(findings)} checks, {len(serious)} need attention"
-            if serious
-            else f"doctor: {len(findings)} checks, all fine"
-        )
+            self.summary(
+                f"doctor: {len(findings)} checks, {len(serious)} need attention"
+                if serious
+                else f"doctor: {len(findings)} checks, all fine"
+            )
         if serious:
             raise CommandError(
                 f"{len(serious)} findings need attention.", returncode=NEEDS_ATTENTION

@@ -25,7 +25,7 @@ import requests
 
 from sessions_blob.backends.cached_storage import TOMBSTONE, TOMBSTONE_TIMEOUT
 from sessions_blob.records import object_id
-from tests.conftest import S3Endpoint
+from tests.support.s3 import S3Endpoint
 from tests.support.servers import django_server, manage, post_at_once, worker
 from tests.uploads.conftest import GOOD_CSV
 
