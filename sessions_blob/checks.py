@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Info, Tags, Warning, register
+from django.core.files.storage import InMemoryStorage
 
 from sessions_blob.backends import configured_engine
 from sessions_blob.conf import conf
@@ -13,7 +14,8 @@ from sessions_blob.conf import conf
 
 @register(Tags.compatibility)
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    if configured_engine() is None:
+    engine = configured_engine()
+    if engine is None:
         return []
     messages: list[CheckMessage] = []
     alias = conf.STORAGE_ALIAS
@@ -29,7 +31,18 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         from sessions_blob.stores import object_store
 
         store = object_store()
-        if not store.atomic:
+        if isinstance(store.storage, InMemoryStorage):
+            messages.append(
+                Warning(
+                    f"STORAGES[{alias!r}] is InMemoryStorage: sessions live in one "
+                    "process, are lost on restart and are not shared between "
+                    "workers or instances.",
+                    hint="Use it for tests only; use S3Storage or "
+                    "FileSystemStorage to run the site.",
+                    id="sessions_blob.W003",
+                )
+            )
+        elif not store.atomic:
             messages.append(
                 Warning(
                     f"STORAGES[{alias!r}] ({type(store.storage).__name__}) cannot "
@@ -53,6 +66,18 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 id="sessions_blob.E003",
             )
         )
+    if getattr(engine, "uses_cache", False):
+        alias = settings.SESSION_CACHE_ALIAS
+        if alias not in settings.CACHES:
+            messages.append(
+                Error(
+                    f"SESSION_CACHE_ALIAS is {alias!r}, which is not in CACHES: "
+                    f"{settings.SESSION_ENGINE} would fail to reach its cache on "
+                    "every request.",
+                    hint=f'Add CACHES["{alias}"] or set SESSION_CACHE_ALIAS.',
+                    id="sessions_blob.E004",
+                )
+            )
     if settings.SESSION_COOKIE_AGE > conf.MAX_AGE:
         messages.append(
             Warning(
@@ -70,7 +95,7 @@ def check_store(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """``manage.py sessions_blob doctor``'s probes, under ``check --deploy``."""
     if configured_engine() is None or conf.STORAGE_ALIAS not in settings.STORAGES:
         return []
-    from sessions_blob.doctor import ERROR, WARNING, diagnose
+    from sessions_blob.doctor import ERROR, INFO, WARNING, diagnose
 
     try:
         findings = diagnose()
@@ -83,10 +108,11 @@ def check_store(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             )
         ]
     messages: list[CheckMessage] = []
+    kinds = {ERROR: Error, WARNING: Warning, INFO: Info}
     for finding in findings:
-        if finding.level not in {WARNING, ERROR}:
+        kind = kinds.get(finding.level)
+        if kind is None:  # OK: nothing to say
             continue
-        kind = Error if finding.level == ERROR else Warning
         messages.append(
             kind(
                 f"Session storage, {finding.topic}: {finding.title}",

@@ -44,7 +44,10 @@ class Finding:
 
     @property
     def check_id(self) -> str:
-        return f"sessions_blob.{'E' if self.level == ERROR else 'W'}{self.number}"
+        """``sessions_blob.E1nn``, ``W1nn`` or ``I1nn``, by level (OK has the
+        number of the probe too, for reference)."""
+        letter = {ERROR: "E", WARNING: "W", INFO: "I"}.get(self.level, "I")
+        return f"sessions_blob.{letter}{self.number}"
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS
+from django.utils import timezone
 
 RECORD_FORMAT = 1
 KEY_LENGTH = 32
@@ -56,6 +57,14 @@ def object_id_from_name(prefix: str, name: str) -> str | None:
         return None
     candidate = name[len(prefix) : -len(".json")]
     return candidate if _OBJECT_ID.fullmatch(candidate) else None
+
+
+def aware(moment: dt.datetime) -> dt.datetime:
+    """``moment`` with a time zone. With ``USE_TZ = False`` Django (and its
+    storages) give naive times in ``TIME_ZONE``; the engine compares in UTC."""
+    if timezone.is_naive(moment):
+        return timezone.make_aware(moment, timezone.get_default_timezone())
+    return moment
 
 
 def _iso(moment: dt.datetime) -> str:

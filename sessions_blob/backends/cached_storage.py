@@ -39,6 +39,8 @@ TOMBSTONE_TIMEOUT = 300
 class SessionStore(StorageSessionStore):
     cache_key_prefix = KEY_PREFIX
     reads_may_be_stale = True
+    #: Needs ``SESSION_CACHE_ALIAS`` in ``CACHES`` (system check E004).
+    uses_cache = True
 
     @staticmethod
     def _cache() -> BaseCache:

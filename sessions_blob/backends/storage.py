@@ -43,6 +43,7 @@ from sessions_blob.records import (
     KEY_LENGTH,
     CorruptRecord,
     SessionRecord,
+    aware,
     is_valid_session_key,
     object_id,
     object_name,
@@ -301,8 +302,7 @@ class SessionStore(SessionBase):
         expires = self.get_expiry_date(
             modification=now, expiry=data.get("_session_expiry")
         )
-        if expires.tzinfo is None:  # USE_TZ = False gives naive local times
-            expires = expires.astimezone(dt.UTC)
+        expires = aware(expires)  # USE_TZ = False gives naive local times
         # Clamped so that clearsessions can prove expiry from listings alone.
         latest = now + dt.timedelta(seconds=conf.MAX_AGE)
         if expires > latest + dt.timedelta(seconds=1):

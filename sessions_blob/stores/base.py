@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.files.storage import Storage
-from django.utils import timezone
+
+from sessions_blob.records import aware
 
 
 class ObjectExists(Exception):
@@ -54,14 +55,6 @@ class ObjectPage:
     next_token: str | None
     #: True when the page is sorted newest first; S3 pages come by name.
     newest_first: bool
-
-
-def aware(moment: dt.datetime) -> dt.datetime:
-    """``moment`` with a time zone. Django storages give naive local times
-    (``TIME_ZONE``) when ``USE_TZ`` is False; the engine compares in UTC."""
-    if timezone.is_naive(moment):
-        return timezone.make_aware(moment, timezone.get_default_timezone())
-    return moment
 
 
 def content_version(data: bytes) -> str:

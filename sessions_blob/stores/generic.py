@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from django.core.files.base import ContentFile
 from django.core.files.storage import InMemoryStorage, Storage
 
+from sessions_blob.records import aware
 from sessions_blob.stores.base import (
     ObjectExists,
     ObjectInfo,
@@ -21,7 +22,6 @@ from sessions_blob.stores.base import (
     ObjectStore,
     StoredObject,
     VersionMismatch,
-    aware,
     content_version,
 )
 

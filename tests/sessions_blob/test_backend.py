@@ -442,3 +442,33 @@ def test_clear_expired_decides_old_objects_from_the_listing(tier: Tier) -> None:
     assert (result.read, result.deleted) == (0, 4)
     assert tier.calls["read"] == 0
     assert tier.objects() == []
+
+
+def test_works_without_time_zones(tier: Tier, settings: Any) -> None:
+    """USE_TZ = False: Django and its storages give naive local times; saving,
+    loading and every way of clearing expired sessions still work."""
+    import asyncio
+
+    from django.core.management import call_command
+
+    settings.USE_TZ = False
+    settings.TIME_ZONE = "Europe/Paris"
+    live = new_session(a=1).session_key
+    assert live is not None and SessionStore(live)["a"] == 1
+    for round_ in range(3):
+        for n in range(2):
+            session = SessionStore()
+            session["n"] = n
+            # A naive time, in TIME_ZONE, as a USE_TZ = False project passes.
+            session.set_expiry(dt.datetime.now() - dt.timedelta(seconds=5))
+            session.save()
+        if round_ == 0:
+            SessionStore.clear_expired()
+        elif round_ == 1:
+            asyncio.run(SessionStore.aclear_expired())
+        else:
+            call_command("clearsessions", verbosity=0)
+        assert stored(live) is not None
+        assert len(tier.objects()) == 1, round_  # only the live one left
+    record = stored(live)
+    assert record is not None and record.expires.tzinfo is not None
