@@ -11,7 +11,9 @@ from django.conf import settings as django_settings
 from sessions_blob.records import object_name
 from tests.support.s3 import S3Endpoint
 
-TIMEOUT = 0.3
+# Long enough for moto on a loaded 2-core machine (a CI run with the matrix
+# beside it), short enough to keep the outage tests quick.
+TIMEOUT = 1.0
 ATTEMPTS = 3
 CLIENT_CONFIG = Config(
     connect_timeout=TIMEOUT,
