@@ -22,7 +22,7 @@ from analytics_site.dashboard import dashboard_context, file_error
 from uploads import services
 from uploads.conf import conf
 from uploads.documents import (
-    Progress,
+    RunProgress,
     UploadDocument,
     UploadSession,
     parse_iso,
@@ -47,7 +47,7 @@ def _current(request: HttpRequest) -> tuple[UploadSession | None, bool]:
     return UploadSession(key=key, doc=doc), False
 
 
-def _status_text(status: str, count: int, progress: Progress | None = None) -> str:
+def _status_text(status: str, count: int, progress: RunProgress | None = None) -> str:
     """What the upload page says about the session (upload.js says the same)."""
     files = f"{count} file{'s' if count != 1 else ''}"
     if status == "processing" and progress:

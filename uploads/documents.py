@@ -41,7 +41,7 @@ class ErrorInfo(TypedDict):
     message: str
 
 
-class Progress(TypedDict):
+class RunProgress(TypedDict):
     """Where a run is: file ``file`` of ``files`` (from 1), in ``phase``."""
 
     file: int
@@ -49,7 +49,7 @@ class Progress(TypedDict):
     phase: str
 
 
-#: The phases of profiling a file (``Progress.phase``), as people read them.
+#: The phases of profiling a file (``RunProgress.phase``), as people read them.
 PHASES: dict[str, str] = {
     "reading": "reading the file",
     "transcoding": "converting the text to UTF-8",
@@ -64,7 +64,7 @@ PHASES: dict[str, str] = {
 }
 
 
-def progress_message(progress: Progress) -> str:
+def progress_message(progress: RunProgress) -> str:
     """``File 2 of 3: computing quantiles``."""
     phase = PHASES.get(progress["phase"], progress["phase"])
     return f"File {progress['file']} of {progress['files']}: {phase}"
@@ -173,7 +173,7 @@ class UploadDocument:
     analytics_path: str | None = None
     run: str | None = None  # id of the run that holds "queued" or "processing"
     processing_since: str | None = None  # when queued, started, last seen alive
-    progress: Progress | None = None  # while processing
+    progress: RunProgress | None = None  # while processing
 
     @classmethod
     def new(cls, lifetime: int) -> UploadDocument:

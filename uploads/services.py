@@ -39,7 +39,7 @@ from uploads.conf import conf
 from uploads.documents import (
     SESSION_KEY,
     ErrorInfo,
-    Progress,
+    RunProgress,
     StoredFile,
     UploadDocument,
     UploadSession,
@@ -638,7 +638,7 @@ class ProgressRecorder:
         if file == self._file and moment - self._written_at < PROGRESS_INTERVAL:
             return
         self._file, self._written_at = file, moment
-        progress: Progress = {"file": file, "files": self.files, "phase": phase}
+        progress: RunProgress = {"file": file, "files": self.files, "phase": phase}
 
         def mark(doc: UploadDocument) -> None:
             if doc.status != "processing" or doc.run != self.run:
@@ -649,7 +649,7 @@ class ProgressRecorder:
         try:
             _update(self.session_key, _existing(mark))
         except ApiError as exc:
-            logger.info("Progress not recorded: %s", exc.message)
+            logger.info("RunProgress not recorded: %s", exc.message)
         except Exception:
             logger.warning("Could not record progress", exc_info=True)
 

@@ -26,7 +26,7 @@ from django.test import Client
 
 from sessions_blob import user_index
 from sessions_blob.backends.storage import SessionStore
-from sessions_blob.progress import Progress
+from sessions_blob.progress import ProgressReporter
 from sessions_blob.records import object_id
 from tests.support.faultproxy import FaultProxy
 from tests.support.sessions import make_session, session_exists, stored_record, tamper
@@ -557,18 +557,18 @@ def test_progress_draws_a_bar_on_a_terminal_and_lines_in_logs() -> None:
     from django.core.management.base import OutputWrapper
 
     tty_out = StringIO()
-    bar = Progress(OutputWrapper(tty_out), "clearing", tty=True, every=0)
+    bar = ProgressReporter(OutputWrapper(tty_out), "clearing", tty=True, every=0)
     bar(50, 200)
     bar.finish()
     assert "\r\x1b[K" in tty_out.getvalue()
     assert "[########......................] 50/200" in tty_out.getvalue()
     log_out = StringIO()
-    lines = Progress(OutputWrapper(log_out), "reading", tty=False, every=0)
+    lines = ProgressReporter(OutputWrapper(log_out), "reading", tty=False, every=0)
     lines(1500)
     assert log_out.getvalue().startswith("reading: 1,500 sessions (")
     assert "\r" not in log_out.getvalue()
     quiet = StringIO()
-    Progress(OutputWrapper(quiet), "x", enabled=False, every=0)(5, 10)
+    ProgressReporter(OutputWrapper(quiet), "x", enabled=False, every=0)(5, 10)
     assert quiet.getvalue() == ""
 
 

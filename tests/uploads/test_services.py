@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.uploads.conftest import GOOD_CSV, Api, Backend
 from uploads import services
-from uploads.documents import PHASES, Progress, UploadDocument, display_name
+from uploads.documents import PHASES, RunProgress, UploadDocument, display_name
 from uploads.errors import ApiError
 
 
@@ -241,7 +241,7 @@ def test_progress_is_throttled_and_only_written_by_the_run(
 
         services._update(session_id, services._existing(start))
 
-    def progress() -> Progress | None:
+    def progress() -> RunProgress | None:
         return services.upload_session_get(session_key=session_id).doc.progress
 
     hold("mine")
