@@ -28,7 +28,7 @@ from uploads.documents import (
     parse_iso,
     progress_message,
 )
-from uploads.errors import ApiError
+from uploads.exceptions import AnalyticsNotReady, UploadError
 
 #: Stands for the session id in URL templates handed to the page's script.
 _ID = "SESSION_ID"
@@ -154,9 +154,9 @@ def session_dashboard(request: HttpRequest, session_id: str) -> HttpResponse:
         return redirect("home")  # not processed yet: the upload page shows why
     try:
         analytics = services.upload_session_analytics(session_key=session_id)
-    except ApiError as exc:
-        if exc.code == "analytics_not_ready":
-            return redirect("home")
+    except AnalyticsNotReady:
+        return redirect("home")
+    except UploadError:
         return _missing(request)
     sizes = {f.id: f.size for f in session.doc.files}
     context = {

@@ -20,6 +20,7 @@ from uploads import services
 from uploads.conf import conf
 from uploads.documents import UploadSession, parse_iso, progress_message
 from uploads.errors import ApiError
+from uploads.exceptions import SessionNotFound
 from uploads.middleware import SESSION_HEADER, session_source
 from uploads.parsers import JsonParser, UploadParser
 from uploads.permissions import CsrfForCookieSessions
@@ -279,10 +280,9 @@ class FileView(ApiView):
     )
     def get(self, request: Request, session_id: str, file_id: str) -> HttpResponseBase:
         if request.session.session_key != session_id:
-            raise ApiError(
-                "session_not_found",
+            raise SessionNotFound(
                 "Send this session's cookie or X-Session-ID header to download its "
-                "files.",
+                "files."
             )
         _session, stored = services.upload_file_get(
             session_key=session_id, file_id=file_id

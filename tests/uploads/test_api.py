@@ -14,20 +14,20 @@ import requests
 from django.conf import settings as django_settings
 from django.test import Client
 
+from sessions_blob.backends.storage import SessionStore
 from tests.uploads.conftest import GOOD_CSV, Api, Backend, assert_error, multipart
 from uploads.documents import SESSION_KEY
-from uploads.services import _session_store
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06"
 ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 
 
 def _doc(session_id: str) -> dict[str, Any]:
-    return dict(_session_store(session_id)[SESSION_KEY])
+    return dict(SessionStore(session_id)[SESSION_KEY])
 
 
 def _set_doc(session_id: str, **changes: Any) -> None:
-    store = _session_store(session_id)
+    store = SessionStore(session_id)
     doc = dict(store[SESSION_KEY])
     doc.update(changes)
     store[SESSION_KEY] = doc
@@ -424,7 +424,7 @@ def test_process_an_unknown_session(
 
 def test_process_an_expired_session(api: Api, backend: Backend, settings: Any) -> None:
     session_id = api.new_session()
-    store = _session_store(session_id)
+    store = SessionStore(session_id)
     store.set_expiry(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1))
     store.save()
     stored = backend.files()

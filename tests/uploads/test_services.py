@@ -13,7 +13,7 @@ from tests.support.uploads import edit_upload
 from tests.uploads.conftest import GOOD_CSV, Api, Backend
 from uploads import profiling, services
 from uploads.documents import PHASES, RunProgress, UploadDocument, display_name
-from uploads.errors import ApiError
+from uploads.exceptions import UploadError
 
 
 def _files(*names: str) -> list[SimpleUploadedFile]:
@@ -66,7 +66,7 @@ def test_two_process_calls_that_loaded_together_cannot_both_run(
     )
 
     done = [r for r in results if not isinstance(r, Exception)]
-    refused = [r for r in results if isinstance(r, ApiError)]
+    refused = [r for r in results if isinstance(r, UploadError)]
     assert len(done) == 1, results
     assert [e.code for e in refused] == ["already_processing"]
     assert done[0].doc.status == "completed"
@@ -84,7 +84,7 @@ def test_many_concurrent_process_calls_run_once(
     )
 
     done = [r for r in results if not isinstance(r, Exception)]
-    codes = sorted(r.code for r in results if isinstance(r, ApiError))
+    codes = sorted(r.code for r in results if isinstance(r, UploadError))
     assert len(done) == 1, results
     assert set(codes) <= {"already_processing", "nothing_to_process"}
     assert len(codes) == 5
@@ -137,10 +137,10 @@ def test_upload_racing_a_delete_leaves_nothing_behind(
     results = _run_together(2, work)
 
     added = results[1]
-    if isinstance(added, ApiError):  # the delete came first
+    if isinstance(added, UploadError):  # the delete came first
         assert added.code == "session_not_found"
     assert backend.files() == []
-    with pytest.raises(ApiError) as err:
+    with pytest.raises(UploadError) as err:
         services.upload_session_get(session_key=session_id)
     assert err.value.code == "session_not_found"
 
@@ -160,7 +160,7 @@ def test_a_new_session_is_created_on_the_callers_session(backend: Backend) -> No
 
 
 def test_no_session_and_no_create_is_404(backend: Backend) -> None:
-    with pytest.raises(ApiError) as err:
+    with pytest.raises(UploadError) as err:
         services.upload_session_add_files(
             session=SessionStore("d" * 32),
             files=_files("a.csv"),
@@ -199,7 +199,7 @@ def test_a_session_deleted_while_processing_leaves_nothing_behind(
 
     monkeypatch.setattr(profiling, "profile_csv", profile_then_delete)
 
-    with pytest.raises(ApiError) as err:
+    with pytest.raises(UploadError) as err:
         services.upload_session_process(session_key=session_id)
 
     assert err.value.code == "session_not_found"
