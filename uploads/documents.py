@@ -70,6 +70,44 @@ def progress_message(progress: RunProgress) -> str:
     return f"File {progress['file']} of {progress['files']}: {phase}"
 
 
+#: What the page says before there is a session.
+EMPTY_STATUS_MESSAGE = "Add CSV files to begin."
+
+
+def status_message(doc: UploadDocument) -> str:
+    """What the session's status means, for people: the page shows it, and
+    the API returns it as ``statusMessage`` so that clients need no wording
+    of their own."""
+    count = len(doc.files)
+    files = f"{count} file{'s' if count != 1 else ''}"
+    if doc.status == "processing" and doc.progress:
+        return f"Processing. {progress_message(doc.progress)}…"
+    return {
+        "uploaded": f"{files} uploaded and ready to process.",
+        "queued": "Queued: waiting for a worker…",
+        "processing": f"Processing {files}…",
+        "completed": "Completed. The dashboard is ready.",
+        "failed": "Processing failed. Add other files and process again, or start "
+        "over.",
+    }[doc.status]
+
+
+def file_badge(doc: UploadDocument, index: int) -> tuple[str, str]:
+    """The ``(state, label)`` of file ``index`` (from 1) of ``doc`` in the
+    upload list: the page draws it, and the API returns it as ``badge``."""
+    stored = doc.files[index - 1]
+    if stored.error:
+        return "error", "Not profiled"
+    if doc.status == "completed":
+        return "profiled", "Profiled"
+    if doc.status == "queued":
+        return "uploaded", "Queued"
+    if doc.status == "processing":
+        current = bool(doc.progress and doc.progress["file"] == index)
+        return "uploaded", "Profiling…" if current else "Processing"
+    return "uploaded", "Uploaded"
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 

@@ -18,7 +18,13 @@ from rest_framework.views import APIView
 
 from uploads import services
 from uploads.conf import conf
-from uploads.documents import UploadSession, parse_iso, progress_message
+from uploads.documents import (
+    UploadSession,
+    file_badge,
+    parse_iso,
+    progress_message,
+    status_message,
+)
 from uploads.errors import ApiError
 from uploads.exceptions import SessionNotFound
 from uploads.middleware import SESSION_HEADER, session_source
@@ -95,7 +101,8 @@ class ApiView(APIView):
     ) -> dict[str, Any]:
         doc = session.doc
         files = []
-        for f in doc.files:
+        for index, f in enumerate(doc.files, start=1):
+            state, label = file_badge(doc, index)
             url = services.upload_file_signed_url(file=f) or request.build_absolute_uri(
                 reverse("uploads:session-file", args=[session.key, f.id])
             )
@@ -108,6 +115,7 @@ class ApiView(APIView):
                     "contentType": f.content_type,
                     "url": url,
                     "error": f.error,
+                    "badge": {"state": state, "label": label},
                 }
             )
         analytics_url = (
@@ -122,6 +130,7 @@ class ApiView(APIView):
             "createdAt": parse_iso(doc.created_at),
             "expiresAt": parse_iso(doc.expires_at),
             "status": doc.status,
+            "statusMessage": status_message(doc),
             "error": doc.error,
             "files": files,
             "progress": (

@@ -142,7 +142,7 @@ def test_home_shows_a_queued_session(client: Client, settings: Any) -> None:
         r'<p id="status"[^>]*data-status="queued">Queued: waiting for a worker…</p>',
         html,
     )
-    assert "Add CSV files to begin." not in html
+    assert ">Add CSV files to begin.<" not in html  # shown nowhere
     assert html.count('<span class="file-badge">Queued</span>') == 2
     assert re.search(r'id="process-button"[^>]*disabled>Process files', html)
     assert '<span class="step-label step-label-queued">Queued</span>' in html

@@ -326,11 +326,11 @@ def test_analytics(api: Api, backend: Backend) -> None:
 
     assert response.status_code == 200
     doc = response.json()
-    assert doc["schema_version"] == "1"
-    assert doc["session_id"] == session_id
-    assert ISO_UTC.fullmatch(doc["generated_at"])
+    assert doc["schemaVersion"] == "2"
+    assert doc["id"] == session_id
+    assert ISO_UTC.fullmatch(doc["generatedAt"])
     good, bad = doc["files"]
-    assert (good["file_id"], good["name"], good["error"]) == (
+    assert (good["fileId"], good["name"], good["error"]) == (
         files[0]["id"],
         "people.csv",
         None,
@@ -589,12 +589,14 @@ def test_get_session(api: Api, backend: Backend) -> None:
         "createdAt",
         "expiresAt",
         "status",
+        "statusMessage",
         "error",
         "files",
         "progress",
         "analyticsUrl",
     }
     assert body["progress"] is None  # only while processing
+    assert body["statusMessage"] == "1 file uploaded and ready to process."
     assert set(body["files"][0]) == {
         "id",
         "name",
@@ -603,7 +605,9 @@ def test_get_session(api: Api, backend: Backend) -> None:
         "contentType",
         "url",
         "error",
+        "badge",
     }
+    assert body["files"][0]["badge"] == {"state": "uploaded", "label": "Uploaded"}
     url = body["files"][0]["url"]
     if backend.name == "s3":
         assert "Signature=" in url and "Expires=" in url

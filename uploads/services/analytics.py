@@ -12,8 +12,8 @@ from uploads.services.files import uploads_storage
 from uploads.services.sessions import upload_session_get
 
 #: Version of the analytics document's own shape (the profiles inside carry
-#: the profiler's version).
-ANALYTICS_SCHEMA_VERSION = "1"
+#: the profiler's version). 2: camelCase keys, as everywhere in the API.
+ANALYTICS_SCHEMA_VERSION = "2"
 
 
 def analytics_document(
@@ -21,10 +21,10 @@ def analytics_document(
 ) -> dict[str, Any]:
     """The document stored for one run: each file's profile or error."""
     return {
-        "schema_version": ANALYTICS_SCHEMA_VERSION,
-        "generated_at": iso(now()),
+        "schemaVersion": ANALYTICS_SCHEMA_VERSION,
+        "generatedAt": iso(now()),
         "files": [
-            {"file_id": f.id, "name": f.name, "profile": profile, "error": error}
+            {"fileId": f.id, "name": f.name, "profile": profile, "error": error}
             for f, profile, error in files
         ],
     }
@@ -45,8 +45,8 @@ def upload_session_analytics(*, session_key: str | None) -> dict[str, Any]:
     except FileNotFoundError:
         raise AnalyticsNotReady("The analytics document is missing.") from None
     return {
-        "schema_version": stored["schema_version"],
-        "session_id": session.key,
-        "generated_at": stored.get("generated_at"),
+        "schemaVersion": stored["schemaVersion"],
+        "id": session.key,
+        "generatedAt": stored.get("generatedAt"),
         "files": stored["files"],
     }
