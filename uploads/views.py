@@ -228,7 +228,7 @@ class ProcessView(ApiView):
         )
 
 
-class SessionView(ApiView):
+class UploadSessionView(ApiView):
     @extend_schema(
         operation_id="get_session",
         summary="The session document",
