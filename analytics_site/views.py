@@ -1,4 +1,6 @@
-"""The site's pages, on the uploads API.
+"""The site's pages, on the uploads API. They name an upload by its public id
+(never the session key) and show it only to the browser whose session holds
+it; the ``X-Session-ID`` header is the API's alone and is never read here.
 
 ``/`` uploads files (``static/js/upload.js`` talks to ``/api/upload``,
 ``/api/process`` and ``/api/sessions/{id}``) and shows the browser's current
@@ -31,8 +33,8 @@ from uploads.documents import (
 )
 from uploads.exceptions import AnalyticsNotReady, UploadError
 
-#: Stands for the session id in URL templates handed to the page's script.
-_ID = "SESSION_ID"
+#: Stands for the upload id in URL templates handed to the page's script.
+_ID = "UPLOAD_ID"
 
 
 def _current(request: HttpRequest) -> tuple[UploadSession | None, bool]:
@@ -110,14 +112,16 @@ def _missing(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @ensure_csrf_cookie
-def session_dashboard(request: HttpRequest, session_id: str) -> HttpResponse:
+def session_dashboard(request: HttpRequest, upload_id: str) -> HttpResponse:
     session, _expired = _current(request)
-    if session is None or session.key != session_id:
+    if session is None or session.doc.uid != upload_id:
         return _missing(request)  # gone, or someone else's: the same answer
     if session.doc.analytics_path is None:
         return redirect("home")  # not processed yet: the upload page shows why
     try:
-        analytics = services.upload_session_analytics(session_key=session_id)
+        analytics = services.upload_session_analytics(
+            session=request.session, upload_id=upload_id
+        )
     except AnalyticsNotReady:
         return redirect("home")
     except UploadError:

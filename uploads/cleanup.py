@@ -6,6 +6,8 @@ Two paths, as for sessions themselves:
   DELETE, staff in the admin, ``logout_user``), it sends
   ``sessions_blob.signals.sessions_deleted`` with the session's data, and
   :func:`delete_files_of_deleted_sessions` deletes that upload's files;
+- at a login, an upload the session held before it is dropped with its files
+  (:func:`drop_upload_at_login`);
 - sessions that expire are deleted by ``clearsessions`` from the storage
   listing alone, without their data, so their files are found later by
   :func:`purge_orphans` (``manage.py uploads purge``, from cron).
@@ -34,6 +36,7 @@ from sessions_blob.signals import DeletedSession
 from sessions_blob.stores import ObjectInfo, object_store_for
 from uploads.conf import conf
 from uploads.documents import (
+    SESSION_KEY,
     UPLOADS_ROOT,
     UploadDocument,
     now,
@@ -101,6 +104,23 @@ def delete_files_of_deleted_sessions(
             count,
             reason,
         )
+
+
+def drop_upload_at_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    """``user_logged_in`` receiver: an upload made before the login does not
+    become the user's. The session (already under a new key: ``auth.login``
+    cycles it) loses the document, and its files are deleted. Otherwise an
+    attacker who planted a session in a victim's browser would hand the
+    victim files of the attacker's choosing."""
+    session = getattr(request, "session", None)
+    doc = UploadDocument.from_session(session) if session is not None else None
+    if doc is None or session is None:
+        return
+    session.pop(SESSION_KEY, None)
+    count = delete_upload_files(doc)
+    logger.info(
+        "upload %s: made before a login; dropped with %d file(s)", doc.uid[:8], count
+    )
 
 
 @dataclass

@@ -24,6 +24,11 @@ class Settings:
         return int(getattr(settings, "UPLOADS_MAX_FILES", 10))
 
     @property
+    def API_PREFIX(self) -> str:
+        """Path prefix of the API: the only paths that read ``X-Session-ID``."""
+        return str(getattr(settings, "UPLOADS_API_PREFIX", "/api/"))
+
+    @property
     def STORAGE_ALIAS(self) -> str:
         """Alias in ``STORAGES`` that holds the uploaded files and analytics."""
         return str(getattr(settings, "UPLOADS_STORAGE_ALIAS", "default"))

@@ -1,9 +1,14 @@
 """Django's SessionMiddleware, plus the ``X-Session-ID`` header for API clients.
 
-Browsers carry the session by cookie; API clients send the session id in the
-``X-Session-ID`` header, which wins over a cookie. The engine validates the
-key's shape, so a junk id is simply a session that does not exist.
-``session_source(request)`` tells later code where the id came from (the
+Browsers carry the session by cookie; API clients send the session key in the
+``X-Session-ID`` header, which wins over a cookie. The header is a transport
+of the API alone: it is read only under ``UPLOADS_API_PREFIX`` (the admin and
+the pages never see it), and a session that arrived by it never
+authenticates a Django user (its login keys read as absent), so a key sent
+by header opens no staff page and carries no login. The engine validates the
+key's shape, so a junk key is simply a session that does not exist.
+
+``session_source(request)`` tells later code where the key came from (the
 CSRF rule depends on it). While the session storage is down, API requests get
 the API's JSON error (``storage_unavailable``, 503) and pages the site's
 ``503.html``.
@@ -11,14 +16,18 @@ the API's JSON error (``storage_unavailable``, 503) and pages the site's
 
 from __future__ import annotations
 
-from typing import Literal
+import functools
+from typing import Any, Literal
 
 from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import patch_vary_headers
 
 from sessions_blob.exceptions import StorageUnavailable
 from sessions_blob.middleware import SessionMiddleware as BlobSessionMiddleware
+from uploads.conf import conf
 from uploads.errors import STORAGE_UNAVAILABLE_MESSAGE
 
 SESSION_HEADER = "X-Session-ID"
@@ -26,6 +35,34 @@ _META_KEY = "HTTP_X_SESSION_ID"
 _SOURCE_ATTR = "_uploads_session_source"
 
 Source = Literal["header", "cookie", "none"]
+#: What Django's auth keeps in a session: never read from a header session.
+_LOGIN_KEYS = frozenset({SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY})
+
+
+@functools.cache
+def header_session_class(store_class: type[SessionBase]) -> type[SessionBase]:
+    """``store_class`` whose login keys read as absent: an API credential for
+    an upload session, never a login."""
+
+    # Django salts signatures with the class's name: sign as the engine does.
+    salt = str(store_class().key_salt)
+
+    class HeaderSession(store_class):  # type: ignore[valid-type,misc]
+        key_salt = salt
+
+        def __getitem__(self, key: str) -> Any:
+            if key in _LOGIN_KEYS:
+                raise KeyError(key)
+            return super().__getitem__(key)
+
+        def get(self, key: str, default: Any = None) -> Any:
+            return default if key in _LOGIN_KEYS else super().get(key, default)
+
+        def __contains__(self, key: object) -> bool:
+            return key not in _LOGIN_KEYS and super().__contains__(key)
+
+    HeaderSession.__name__ = f"Header{store_class.__name__}"
+    return HeaderSession
 
 
 def session_source(request: HttpRequest) -> Source:
@@ -36,8 +73,8 @@ def session_source(request: HttpRequest) -> Source:
 class SessionMiddleware(BlobSessionMiddleware):
     def process_request(self, request: HttpRequest) -> None:
         key = request.META.get(_META_KEY, "").strip()
-        if key:
-            request.session = self.SessionStore(key)
+        if key and request.path_info.startswith(conf.API_PREFIX):
+            request.session = header_session_class(self.SessionStore)(key)
             source: Source = "header"
         else:
             super().process_request(request)

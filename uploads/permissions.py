@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpRequest
 from rest_framework.authentication import CSRFCheck
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
@@ -27,7 +28,7 @@ def _no_response(request: Any) -> None:
     return None
 
 
-def _from_a_browser(request: Request) -> bool:
+def from_a_browser(request: Request | HttpRequest) -> bool:
     """Browsers send ``Origin`` on cross-origin and unsafe requests, and
     ``Sec-Fetch-Site`` on every request; API clients send neither."""
     meta = request.META
@@ -39,7 +40,7 @@ class CsrfForCookieSessions(BasePermission):
         if request.method in SAFE_METHODS:
             return True
         source = session_source(request._request)
-        if source == "header" or (source == "none" and not _from_a_browser(request)):
+        if source == "header" or (source == "none" and not from_a_browser(request)):
             return True
         check = CSRFCheck(_no_response)
         check.process_request(request)  # reads the CSRF cookie into META

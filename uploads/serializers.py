@@ -30,11 +30,12 @@ class UploadInputSerializer(serializers.Serializer):
 
 
 class ProcessInputSerializer(serializers.Serializer):
-    session_id = serializers.CharField(
+    id = serializers.RegexField(
+        r"^[0-9a-f]{32}$",
         required=False,
-        max_length=128,
-        help_text="The session to process; defaults to the X-Session-ID header, "
-        "then the session cookie.",
+        help_text="The upload to process, if the caller wants it checked: it must "
+        "be the one its session (X-Session-ID or the cookie) holds.",
+        error_messages={"invalid": "Not an upload id."},
     )
 
 
@@ -79,7 +80,10 @@ class ProgressSerializer(serializers.Serializer):
 
 
 class SessionSerializer(serializers.Serializer):
-    id = serializers.CharField(help_text="The session id (the credential: keep it).")
+    id = serializers.CharField(
+        help_text="The upload's public id: it names the upload in URLs and grants "
+        "nothing (the session key is the credential, never shown)."
+    )
     createdAt = serializers.DateTimeField()
     expiresAt = serializers.DateTimeField()
     status = serializers.ChoiceField(choices=STATUSES)

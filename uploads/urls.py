@@ -11,16 +11,14 @@ app_name = "uploads"
 urlpatterns = [
     path("upload", views.UploadView.as_view(), name="upload"),
     path("process", views.ProcessView.as_view(), name="process"),
+    path("sessions/<str:upload_id>", views.UploadSessionView.as_view(), name="session"),
     path(
-        "sessions/<str:session_id>", views.UploadSessionView.as_view(), name="session"
-    ),
-    path(
-        "sessions/<str:session_id>/analytics",
+        "sessions/<str:upload_id>/analytics",
         views.AnalyticsView.as_view(),
         name="session-analytics",
     ),
     path(
-        "sessions/<str:session_id>/files/<str:file_id>",
+        "sessions/<str:upload_id>/files/<str:file_id>",
         views.FileView.as_view(),
         name="session-file",
     ),

@@ -26,10 +26,9 @@ from uploads.documents import (
     status_message,
 )
 from uploads.errors import ApiError
-from uploads.exceptions import SessionNotFound
 from uploads.middleware import SESSION_HEADER, session_source
 from uploads.parsers import JsonParser, UploadParser
-from uploads.permissions import CsrfForCookieSessions
+from uploads.permissions import CsrfForCookieSessions, from_a_browser
 from uploads.serializers import (
     AnalyticsSerializer,
     ErrorSerializer,
@@ -39,28 +38,34 @@ from uploads.serializers import (
     UploadInputSerializer,
 )
 
-SESSION_ID_HEADER = OpenApiParameter(
+SESSION_KEY_HEADER = OpenApiParameter(
     SESSION_HEADER,
     str,
     OpenApiParameter.HEADER,
-    description="The session id, for API clients (wins over the session cookie).",
+    description="The session key, for API clients without the cookie (wins over "
+    "it). A credential: keep it like a password.",
 )
-SESSION_ID_RESPONSE_HEADER = OpenApiParameter(
+SESSION_KEY_RESPONSE_HEADER = OpenApiParameter(
     SESSION_HEADER,
     str,
     OpenApiParameter.HEADER,
-    description="The session id (also in the body's `id`).",
-    response=[200, 201, 202],
+    description="The new session's key, sent once: only by the upload that "
+    "created the session. Send it back in this header; it appears nowhere else.",
+    response=[201],
 )
 LOCATION_RESPONSE_HEADER = OpenApiParameter(
     "Location",
     str,
     OpenApiParameter.HEADER,
-    description="The session's status URL (`GET /api/sessions/{id}`).",
+    description="The upload's status URL (`GET /api/sessions/{id}`).",
     response=[202],
 )
-SESSION_ID_PATH = OpenApiParameter(
-    "session_id", str, OpenApiParameter.PATH, description="The session id."
+UPLOAD_ID_PATH = OpenApiParameter(
+    "upload_id",
+    str,
+    OpenApiParameter.PATH,
+    description="The upload's public id (`id` in its document). It grants "
+    "nothing: the session itself (cookie or X-Session-ID) must hold it.",
 )
 
 
@@ -93,7 +98,6 @@ class ApiView(APIView):
         return Response(
             SessionSerializer(self.session_payload(request, session)).data,
             status=status,
-            headers={SESSION_HEADER: session.key},
         )
 
     def session_payload(
@@ -104,7 +108,7 @@ class ApiView(APIView):
         for index, f in enumerate(doc.files, start=1):
             state, label = file_badge(doc, index)
             url = services.upload_file_signed_url(file=f) or request.build_absolute_uri(
-                reverse("uploads:session-file", args=[session.key, f.id])
+                reverse("uploads:session-file", args=[doc.uid, f.id])
             )
             files.append(
                 {
@@ -120,13 +124,13 @@ class ApiView(APIView):
             )
         analytics_url = (
             request.build_absolute_uri(
-                reverse("uploads:session-analytics", args=[session.key])
+                reverse("uploads:session-analytics", args=[doc.uid])
             )
             if doc.analytics_path
             else None
         )
         return {
-            "id": session.key,
+            "id": doc.uid,
             "createdAt": parse_iso(doc.created_at),
             "expiresAt": parse_iso(doc.expires_at),
             "status": doc.status,
@@ -154,11 +158,12 @@ class UploadView(ApiView):
             "to it. Answers the session and its id."
         ),
         request={"multipart/form-data": UploadInputSerializer},
-        parameters=[SESSION_ID_HEADER, SESSION_ID_RESPONSE_HEADER],
+        parameters=[SESSION_KEY_HEADER, SESSION_KEY_RESPONSE_HEADER],
         responses={201: SessionSerializer, **_errors(400, 403, 404, 409, 413, 415)},
         tags=["sessions"],
     )
     def post(self, request: Request) -> Response:
+        created = request.session.session_key is None
         try:
             data = UploadInputSerializer(data=request.data)
             data.is_valid(raise_exception=True)
@@ -173,7 +178,16 @@ class UploadView(ApiView):
             for _name, items in request.FILES.lists():
                 for item in items:
                     item.close()
-        return self.session_response(request, session, status=201)
+        response = self.session_response(request, session, status=201)
+        if (
+            created
+            and session_source(request._request) == "none"
+            and not from_a_browser(request)
+        ):
+            # The one place an API client learns its credential. Never for a
+            # browser: page scripts could read it (the cookie is HttpOnly).
+            response[SESSION_HEADER] = session.key
+        return response
 
 
 class ProcessView(ApiView):
@@ -183,8 +197,9 @@ class ProcessView(ApiView):
         operation_id="process_session",
         summary="Profile the session's files",
         description=(
-            "Profiles every file of the session (`session_id` in the body, else "
-            "X-Session-ID, else the cookie) and stores the analytics document. "
+            "Profiles every file of the caller's upload (its session: X-Session-ID, "
+            "else the cookie; `id` in the body, if sent, must be that upload's) and "
+            "stores the analytics document. "
             "Inline mode (the default): runs in the request and answers 200 with "
             "the session once it is `completed` (or `failed`, with the reason). "
             'Queue mode (`UPLOADS_PROCESSING_MODE = "queue"`): hands the session '
@@ -193,11 +208,7 @@ class ProcessView(ApiView):
             "`completed` or `failed`."
         ),
         request=ProcessInputSerializer,
-        parameters=[
-            SESSION_ID_HEADER,
-            SESSION_ID_RESPONSE_HEADER,
-            LOCATION_RESPONSE_HEADER,
-        ],
+        parameters=[SESSION_KEY_HEADER, LOCATION_RESPONSE_HEADER],
         responses={
             200: SessionSerializer,
             202: ProcessAcceptedSerializer,
@@ -208,23 +219,23 @@ class ProcessView(ApiView):
     def post(self, request: Request) -> Response:
         data = ProcessInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        key = data.validated_data.get("session_id") or request.session.session_key
+        upload_id = data.validated_data.get("id")
         if conf.PROCESSING_MODE == "inline":
-            session = services.upload_session_process(session_key=key)
+            session = services.upload_session_process(
+                session=request.session, upload_id=upload_id
+            )
             return self.session_response(request, session)
-        session = services.upload_session_enqueue(session_key=key)
+        session = services.upload_session_enqueue(
+            session=request.session, upload_id=upload_id
+        )
         status_url = request.build_absolute_uri(
-            reverse("uploads:session", args=[session.key])
+            reverse("uploads:session", args=[session.doc.uid])
         )
         payload = {**self.session_payload(request, session), "statusUrl": status_url}
         return Response(
             ProcessAcceptedSerializer(payload).data,
             status=202,
-            headers={
-                SESSION_HEADER: session.key,
-                "Location": status_url,
-                "Retry-After": "1",
-            },
+            headers={"Location": status_url, "Retry-After": "1"},
         )
 
 
@@ -232,23 +243,25 @@ class UploadSessionView(ApiView):
     @extend_schema(
         operation_id="get_session",
         summary="The session document",
-        parameters=[SESSION_ID_PATH, SESSION_ID_RESPONSE_HEADER],
+        parameters=[UPLOAD_ID_PATH, SESSION_KEY_HEADER],
         responses={200: SessionSerializer, **_errors(404)},
         tags=["sessions"],
     )
-    def get(self, request: Request, session_id: str) -> Response:
-        session = services.upload_session_get(session_key=session_id)
+    def get(self, request: Request, upload_id: str) -> Response:
+        session = services.upload_session_get(
+            session=request.session, upload_id=upload_id
+        )
         return self.session_response(request, session)
 
     @extend_schema(
         operation_id="delete_session",
         summary="Delete the session, its files and its analytics",
-        parameters=[SESSION_ID_PATH],
+        parameters=[UPLOAD_ID_PATH, SESSION_KEY_HEADER],
         responses={204: None, **_errors(403, 404)},
         tags=["sessions"],
     )
-    def delete(self, request: Request, session_id: str) -> Response:
-        services.upload_session_delete(session_key=session_id, current=request.session)
+    def delete(self, request: Request, upload_id: str) -> Response:
+        services.upload_session_delete(session=request.session, upload_id=upload_id)
         return Response(status=204)
 
 
@@ -258,12 +271,16 @@ class AnalyticsView(ApiView):
         summary="The analytics document",
         description="One profile (or error) per file; 404 `analytics_not_ready` "
         "until the session has been processed.",
-        parameters=[SESSION_ID_PATH],
+        parameters=[UPLOAD_ID_PATH, SESSION_KEY_HEADER],
         responses={200: AnalyticsSerializer, **_errors(404)},
         tags=["sessions"],
     )
-    def get(self, request: Request, session_id: str) -> Response:
-        return Response(services.upload_session_analytics(session_key=session_id))
+    def get(self, request: Request, upload_id: str) -> Response:
+        return Response(
+            services.upload_session_analytics(
+                session=request.session, upload_id=upload_id
+            )
+        )
 
 
 class FileView(ApiView):
@@ -276,9 +293,9 @@ class FileView(ApiView):
             "to a short-lived signed URL."
         ),
         parameters=[
-            SESSION_ID_PATH,
+            UPLOAD_ID_PATH,
             OpenApiParameter("file_id", str, OpenApiParameter.PATH),
-            SESSION_ID_HEADER,
+            SESSION_KEY_HEADER,
         ],
         responses={
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY),
@@ -287,14 +304,9 @@ class FileView(ApiView):
         },
         tags=["sessions"],
     )
-    def get(self, request: Request, session_id: str, file_id: str) -> HttpResponseBase:
-        if request.session.session_key != session_id:
-            raise SessionNotFound(
-                "Send this session's cookie or X-Session-ID header to download its "
-                "files."
-            )
+    def get(self, request: Request, upload_id: str, file_id: str) -> HttpResponseBase:
         _session, stored = services.upload_file_get(
-            session_key=session_id, file_id=file_id
+            session=request.session, upload_id=upload_id, file_id=file_id
         )
         url = services.upload_file_signed_url(file=stored)
         if url is not None:

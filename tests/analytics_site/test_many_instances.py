@@ -62,12 +62,14 @@ def _objects(s3: S3Endpoint, bucket: str, prefix: str) -> list[str]:
     return [o["Key"] for o in listed.get("Contents", [])]
 
 
-def _poll(url: str, timeout: float = 60) -> tuple[dict[str, Any], list[str]]:
+def _poll(
+    url: str, key: dict[str, str], timeout: float = 60
+) -> tuple[dict[str, Any], list[str]]:
     """GET ``url`` every 50 ms until the session is completed or failed."""
     seen: list[str] = []
     deadline = time.monotonic() + timeout
     while True:
-        body = requests.get(url, timeout=10).json()
+        body = requests.get(url, headers=key, timeout=10).json()
         if not seen or seen[-1] != body["status"]:
             seen.append(body["status"])
         if body["status"] in {"completed", "failed"} or time.monotonic() > deadline:
@@ -106,35 +108,34 @@ def test_upload_process_read_delete_across_two_servers_and_a_worker(
         )
         assert created.status_code == 201, created.text
         session_id = created.json()["id"]
+        key = {"X-Session-ID": created.headers["X-Session-ID"]}
         assert created.json()["status"] == "uploaded"
-        cache_key = CACHE_PREFIX + object_id(session_id)
+        cache_key = CACHE_PREFIX + object_id(key["X-Session-ID"])
         assert cache.exists(cache_key)
         assert len(_objects(s3, bucket, "sessions/")) == 1
         assert len(_objects(s3, bucket, "uploads/")) == 2
 
         # process on B: queued, answered at once
-        accepted = requests.post(
-            f"{b}/api/process", headers={"X-Session-ID": session_id}, timeout=30
-        )
+        accepted = requests.post(f"{b}/api/process", headers=key, timeout=30)
         assert accepted.status_code == 202, accepted.text
         assert accepted.json()["status"] == "queued"
         assert accepted.headers["Location"] == f"{b}/api/sessions/{session_id}"
 
         # poll on A until the worker has finished
-        session, seen = _poll(f"{a}/api/sessions/{session_id}")
+        session, seen = _poll(f"{a}/api/sessions/{session_id}", key)
         assert session["status"] == "completed", session
         assert set(seen) <= {"queued", "processing", "completed"}
         [job] = _jobs(database)
         assert job == (
             "SUCCESSFUL",
-            {"args": [session_id], "kwargs": {}},
+            {"args": [key["X-Session-ID"]], "kwargs": {}},
             ["the-worker"],
             "completed",
         )
 
         # analytics on B
         analytics = requests.get(
-            f"{b}/api/sessions/{session_id}/analytics", timeout=30
+            f"{b}/api/sessions/{session_id}/analytics", headers=key, timeout=30
         ).json()
         assert analytics["id"] == session_id
         assert analytics["files"][0]["profile"]["row_count"] == 3
@@ -142,21 +143,25 @@ def test_upload_process_read_delete_across_two_servers_and_a_worker(
         assert session["analyticsUrl"] == f"{a}/api/sessions/{session_id}/analytics"
 
         # two process calls at once, one per server: one is queued, one refused
-        other = requests.post(
+        made = requests.post(
             f"{b}/api/upload", files=[("files", ("o.csv", GOOD_CSV))], timeout=30
-        ).json()["id"]
+        )
+        other = made.json()["id"]
+        other_key = {"X-Session-ID": made.headers["X-Session-ID"]}
         results = post_at_once(
-            [f"{a}/api/process", f"{b}/api/process"], {"session_id": other}, 30
+            [f"{a}/api/process", f"{b}/api/process"], {"id": other}, 30, other_key
         )
         assert sorted(r.status_code for r in results) == [202, 409]
-        assert _poll(f"{b}/api/sessions/{other}")[0]["status"] == "completed"
+        assert _poll(f"{b}/api/sessions/{other}", other_key)[0]["status"] == "completed"
         assert len(_jobs(database)) == 2  # the refused call queued nothing
 
         # delete on A: gone on B, from the bucket, and a tombstone in Redis
-        for sid, server in [(session_id, a), (other, b)]:
-            deleted = requests.delete(f"{server}/api/sessions/{sid}", timeout=30)
+        for sid, server, credential in [(session_id, a, key), (other, b, other_key)]:
+            deleted = requests.delete(
+                f"{server}/api/sessions/{sid}", headers=credential, timeout=30
+            )
             assert deleted.status_code == 204
-        gone = requests.get(f"{b}/api/sessions/{session_id}", timeout=30)
+        gone = requests.get(f"{b}/api/sessions/{session_id}", headers=key, timeout=30)
         assert gone.status_code == 404
         assert gone.json()["code"] == "session_not_found"
         assert pickle.loads(cache.get(cache_key)) == TOMBSTONE  # Django's pickling

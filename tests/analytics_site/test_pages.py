@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, RequestFactory
 from django.views.defaults import server_error
@@ -68,7 +69,7 @@ def test_home_sets_the_csrf_cookie_and_a_strict_policy(client: Client) -> None:
     assert re.search(r'<input type="file" id="file-input"[^>]*multiple', html)
     assert '<label for="file-input" id="dropzone"' in html
     assert 'data-url-upload="/api/upload"' in html
-    assert 'data-url-session="/api/sessions/SESSION_ID"' in html
+    assert 'data-url-session="/api/sessions/UPLOAD_ID"' in html
     assert "Add CSV files to begin." in html
     assert re.search(r'<script src="/static/js/upload\.js[^"]*" defer>', html)
 
@@ -76,7 +77,9 @@ def test_home_sets_the_csrf_cookie_and_a_strict_policy(client: Client) -> None:
 def test_home_renders_the_current_session(client: Client) -> None:
     session = upload(client, ("sales.csv", GOOD_CSV), ("stock.csv", GOOD_CSV))
     html = assert_strict_page(client.get("/"))
-    assert f'data-session-id="{session["id"]}"' in html
+    assert f'data-upload-id="{session["id"]}"' in html
+    key = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+    assert key not in html  # the credential stays in the HttpOnly cookie
     assert html.count('class="file" data-state="uploaded"') == 2
     assert "sales.csv" in html and "stock.csv" in html
     assert "2 files uploaded and ready to process." in html
@@ -112,13 +115,13 @@ def test_home_shows_why_processing_failed(client: Client) -> None:
 
 
 def test_home_shows_the_progress_of_processing(client: Client) -> None:
-    session = upload(client, ("a.csv", GOOD_CSV), ("b.csv", GOOD_CSV))
+    upload(client, ("a.csv", GOOD_CSV), ("b.csv", GOOD_CSV))
 
     def running(doc: UploadDocument) -> None:
         doc.status, doc.run = "processing", "a-run"
         doc.progress = {"file": 2, "files": 2, "phase": "quantiles"}
 
-    edit_upload(session["id"], running)
+    edit_upload(client.cookies[django_settings.SESSION_COOKIE_NAME].value, running)
     html = client.get("/").content.decode()
     assert "Processing. File 2 of 2: computing quantiles…" in html
     rows = html.split('id="file-list"')[1].split("</ul>")[0]

@@ -54,23 +54,25 @@ def test_no_generated_request_is_a_server_error(case: schemathesis.Case) -> None
 
 
 @pytest.fixture
-def live_session() -> str:
+def live_session() -> tuple[str, str]:
+    """A live upload: its public id and its session key."""
     from django.test import Client
 
     body, content_type = multipart([("a.csv", GOOD_CSV)])
     created = Client().generic("POST", "/api/upload", body, content_type=content_type)
     assert created.status_code == 201
-    return str(created.json()["id"])
+    return str(created.json()["id"]), created["X-Session-ID"]
 
 
 @schema.parametrize()
 @EXAMPLES
 def test_no_generated_request_on_a_live_session_is_a_server_error(
-    case: schemathesis.Case, live_session: str
+    case: schemathesis.Case, live_session: tuple[str, str]
 ) -> None:
-    if "session_id" in (case.path_parameters or {}):
-        case.path_parameters["session_id"] = live_session  # type: ignore[index]
+    upload_id, key = live_session
+    if "upload_id" in (case.path_parameters or {}):
+        case.path_parameters["upload_id"] = upload_id  # type: ignore[index]
     headers: dict[str, Any] = dict(case.headers or {})
-    headers["X-Session-ID"] = live_session
+    headers["X-Session-ID"] = key
     case.headers = headers
     case.call_and_validate(checks=[not_a_server_error])

@@ -153,3 +153,14 @@ def screenshot_dir(tmp_path: Path) -> Path:
         folder = Path(SCREENSHOT_DIR)
         return folder if folder.is_absolute() else ROOT / folder
     return tmp_path
+
+
+def session_key(page: Page) -> str:
+    """The session key of the page's browser: its HttpOnly cookie, which the
+    page itself never sees (the tests read it from the browser's cookie jar)."""
+    from django.conf import settings
+
+    for cookie in page.context.cookies():
+        if cookie["name"] == settings.SESSION_COOKIE_NAME:
+            return str(cookie["value"])
+    raise AssertionError("no session cookie")

@@ -44,7 +44,7 @@ def upload_session() -> str:
         create=True,
     )
     assert session.session_key is not None
-    upload_session_process(session_key=session.session_key)
+    upload_session_process(session=SessionStore(session.session_key))
     return session.session_key
 
 

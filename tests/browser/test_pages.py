@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import Problems, watch
+from tests.browser.conftest import Problems, session_key, watch
 from tests.support.uploads import edit_upload
 from uploads import services
 from uploads.documents import UploadDocument
@@ -164,14 +164,14 @@ def test_upload_two_files_process_and_read_the_dashboard(
     expect(page.locator("#status")).to_have_text(
         "2 files uploaded and ready to process."
     )
-    session_id = page.locator("[data-upload-page]").get_attribute("data-session-id")
+    session_id = page.locator("[data-upload-page]").get_attribute("data-upload-id")
     assert session_id
 
     # A reload shows the same session, rendered by the server.
     page.reload()
     expect(page.locator("#file-list .file[data-file-id]")).to_have_count(2)
     expect(page.locator("[data-upload-page]")).to_have_attribute(
-        "data-session-id", session_id
+        "data-upload-id", session_id
     )
 
     # Process: the status moves uploaded -> processing -> completed, then the
@@ -279,10 +279,10 @@ def test_errors_are_specific(
 
     # The session expires (here: is deleted elsewhere): the page says so and
     # leads back to a fresh upload.
-    session_id = page.locator("[data-upload-page]").get_attribute("data-session-id")
+    session_id = page.locator("[data-upload-page]").get_attribute("data-upload-id")
     assert session_id
     gone = page.request.delete(
-        f"/api/sessions/{session_id}", headers={"X-Session-ID": session_id}
+        f"/api/sessions/{session_id}", headers={"X-Session-ID": session_key(page)}
     )
     assert gone.status == 204
     problems.expected_statuses |= {404}
@@ -310,7 +310,7 @@ def test_the_status_follows_the_progress_of_processing(
     expect(page.locator("#file-list .file .file-badge")).to_have_text(
         ["Uploaded", "Uploaded"]
     )
-    session_id = page.locator("[data-upload-page]").get_attribute("data-session-id")
+    session_id = page.locator("[data-upload-page]").get_attribute("data-upload-id")
     assert session_id
 
     def run(phase: str, file: int = 2) -> None:
@@ -318,7 +318,7 @@ def test_the_status_follows_the_progress_of_processing(
             doc.status, doc.run = "processing", "elsewhere"
             doc.progress = {"file": file, "files": 2, "phase": phase}
 
-        edit_upload(session_id, change)
+        edit_upload(session_key(page), change)
 
     run("reading", file=1)
     page.reload()  # a processing session: the page polls it
@@ -334,7 +334,7 @@ def test_the_status_follows_the_progress_of_processing(
         doc.error = {"code": "processing_timeout", "message": "Gave up."}
         doc.release()
 
-    edit_upload(session_id, fail)
+    edit_upload(session_key(page), fail)
     expect(status).to_have_attribute("data-status", "failed")
     expect(page.locator("#session-error")).to_contain_text("Gave up.")
     problems.assert_none()
@@ -352,7 +352,7 @@ def test_queue_mode_follows_the_worker_to_the_dashboard(
     drop_files(page, [("a.csv", sales_csv(50)), ("b.csv", stock_csv(40))])
     badges = page.locator("#file-list .file .file-badge")
     expect(badges).to_have_text(["Uploaded", "Uploaded"])
-    session_id = page.locator("[data-upload-page]").get_attribute("data-session-id")
+    session_id = page.locator("[data-upload-page]").get_attribute("data-upload-id")
     assert session_id
     status_url = f"/api/sessions/{session_id}"
 
@@ -390,7 +390,9 @@ def test_queue_mode_follows_the_worker_to_the_dashboard(
     expect(other.locator("#process-button")).to_be_disabled()
 
     # The worker picks the job up and completes it: both pages open the dashboard.
-    assert services.upload_session_run_queued(session_key=session_id) == "completed"
+    assert (
+        services.upload_session_run_queued(session_key=session_key(page)) == "completed"
+    )
     page.wait_for_url(f"**/sessions/{session_id}/")
     other.wait_for_url(f"**/sessions/{session_id}/")
     expect(page.locator("section.report")).to_have_count(2)

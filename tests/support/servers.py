@@ -207,15 +207,20 @@ def worker(
         log.close()
 
 
-def post_at_once(urls: list[str], json: dict[str, Any], timeout: float) -> list[Any]:
-    """POST ``json`` to every URL at the same moment, one thread each; the
-    answers in the order of ``urls``."""
+def post_at_once(
+    urls: list[str],
+    json: dict[str, Any],
+    timeout: float,
+    headers: dict[str, str] | None = None,
+) -> list[Any]:
+    """POST ``json`` (with ``headers``) to every URL at the same moment, one
+    thread each; the answers in the order of ``urls``."""
     answers: list[Any] = [None] * len(urls)
     barrier = threading.Barrier(len(urls))
 
     def post(i: int, url: str) -> None:
         barrier.wait()
-        answers[i] = requests.post(url, json=json, timeout=timeout)
+        answers[i] = requests.post(url, json=json, headers=headers, timeout=timeout)
 
     threads = [threading.Thread(target=post, args=item) for item in enumerate(urls)]
     for thread in threads:

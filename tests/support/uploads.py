@@ -16,6 +16,16 @@ from tests.support.sessions import make_session
 
 CSV = b"id,name\n1,alice\n2,bob\n"
 
+#: Session keys of the uploads made through the API in this test run, by
+#: public upload id: the key is what a client sends (X-Session-ID), the id
+#: what URLs name.
+KEYS: dict[str, str] = {}
+
+
+def key_of(upload_id: str) -> str:
+    """The session key behind ``upload_id`` (or the value itself: a raw key)."""
+    return KEYS.get(upload_id, upload_id)
+
 
 def iso(moment: dt.datetime) -> str:
     return (

@@ -18,6 +18,7 @@ from django.test import Client
 
 from tests.support.s3 import S3Endpoint
 from tests.support.tiers import Tier
+from tests.support.uploads import KEYS, key_of
 
 BACKENDS = ["filesystem", "s3"]
 GOOD_CSV = b"id,name,amount\n1,alice,1.5\n2,bob,2.5\n3,carol,\n"
@@ -100,14 +101,23 @@ def multipart(
 
 
 class Api:
-    """The API through Django's test client (which keeps cookies)."""
+    """The API through Django's test client (which keeps cookies). Methods
+    take an upload's public id and send its session key in X-Session-ID, as
+    an API client that kept it would; any other value is sent as it is."""
 
     def __init__(self, client: Client) -> None:
         self.client = client
 
     @staticmethod
     def _headers(session_id: str | None) -> dict[str, str]:
-        return {"X-Session-ID": session_id} if session_id else {}
+        return {"X-Session-ID": key_of(session_id)} if session_id else {}
+
+    def remember(self, response: Any) -> Any:
+        """Keep the key a creating response sends, for later calls."""
+        key = response.headers.get("X-Session-ID")
+        if response.status_code == 201 and key:
+            KEYS[response.json()["id"]] = key
+        return response
 
     def upload(
         self,
@@ -116,12 +126,14 @@ class Api:
         field: str = "files",
     ) -> Any:
         body, content_type = multipart(list(files), field)
-        return self.client.generic(
-            "POST",
-            "/api/upload",
-            body,
-            content_type=content_type,
-            headers=self._headers(session_id),
+        return self.remember(
+            self.client.generic(
+                "POST",
+                "/api/upload",
+                body,
+                content_type=content_type,
+                headers=self._headers(session_id),
+            )
         )
 
     def process(
@@ -134,11 +146,17 @@ class Api:
             headers=self._headers(session_id),
         )
 
-    def get(self, session_id: str) -> Any:
-        return self.client.get(f"/api/sessions/{session_id}")
+    def get(self, session_id: str, *, header: bool = True) -> Any:
+        return self.client.get(
+            f"/api/sessions/{session_id}",
+            headers=self._headers(session_id if header else None),
+        )
 
-    def analytics(self, session_id: str) -> Any:
-        return self.client.get(f"/api/sessions/{session_id}/analytics")
+    def analytics(self, session_id: str, *, header: bool = True) -> Any:
+        return self.client.get(
+            f"/api/sessions/{session_id}/analytics",
+            headers=self._headers(session_id if header else None),
+        )
 
     def delete(self, session_id: str, *, header: bool = True) -> Any:
         return self.client.delete(
@@ -147,7 +165,8 @@ class Api:
         )
 
     def new_session(self, *files: tuple[str, bytes]) -> str:
-        """A fresh session (by header, no cookie kept) holding ``files``."""
+        """A fresh upload (its key kept for the header, no cookie) holding
+        ``files``; its public id."""
         response = self.upload(*(files or [("good.csv", GOOD_CSV)]))
         assert response.status_code == 201, response.json()
         self.client.cookies.clear()

@@ -15,7 +15,14 @@ from django.conf import settings as django_settings
 from django.test import Client
 
 from sessions_blob.backends.storage import SessionStore
-from tests.uploads.conftest import GOOD_CSV, Api, Backend, assert_error, multipart
+from tests.uploads.conftest import (
+    GOOD_CSV,
+    Api,
+    Backend,
+    assert_error,
+    key_of,
+    multipart,
+)
 from uploads.documents import SESSION_KEY
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06"
@@ -23,11 +30,11 @@ ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 
 
 def _doc(session_id: str) -> dict[str, Any]:
-    return dict(SessionStore(session_id)[SESSION_KEY])
+    return dict(SessionStore(key_of(session_id))[SESSION_KEY])
 
 
 def _set_doc(session_id: str, **changes: Any) -> None:
-    store = SessionStore(session_id)
+    store = SessionStore(key_of(session_id))
     doc = dict(store[SESSION_KEY])
     doc.update(changes)
     store[SESSION_KEY] = doc
@@ -38,7 +45,7 @@ def _fetch(api: Api, url: str, session_id: str | None) -> tuple[int, bytes]:
     """Download a file URL as a client would: signed S3 URLs over HTTP,
     this API's download view with the session header."""
     if url.startswith("http://testserver/"):
-        headers = {"X-Session-ID": session_id} if session_id else {}
+        headers = {"X-Session-ID": key_of(session_id)} if session_id else {}
         response = api.client.get(
             url.removeprefix("http://testserver"), headers=headers
         )
@@ -60,8 +67,10 @@ def test_upload_creates_a_session(api: Api, backend: Backend) -> None:
 
     assert response.status_code == 201
     body = response.json()
-    assert response["X-Session-ID"] == body["id"]
-    assert response.cookies[django_settings.SESSION_COOKIE_NAME].value == body["id"]
+    key = response["X-Session-ID"]  # the credential, sent this once
+    assert response.cookies[django_settings.SESSION_COOKIE_NAME].value == key
+    assert re.fullmatch(r"[0-9a-f]{32}", body["id"]) and body["id"] != key
+    assert key not in response.content.decode()
     assert body["status"] == "uploaded"
     assert body["error"] is None and body["analyticsUrl"] is None
     assert ISO_UTC.fullmatch(body["createdAt"]) and ISO_UTC.fullmatch(body["expiresAt"])
@@ -81,7 +90,8 @@ def test_upload_creates_a_session(api: Api, backend: Backend) -> None:
     assert all(re.fullmatch(rf"uploads/{uid}/[0-9a-f]{{32}}\.csv", n) for n in stored)
     assert f"uploads/{uid}/{first['id']}.csv" in stored
     assert backend.read(f"uploads/{uid}/{first['id']}.csv") == GOOD_CSV
-    assert body["id"] not in "".join(stored)  # the session key never names a path
+    assert uid == body["id"]  # the public id names the folder
+    assert key not in "".join(stored)  # the session key never names a path
 
 
 def test_upload_adds_to_the_cookie_session(api: Api, backend: Backend) -> None:
@@ -294,15 +304,15 @@ def test_process(api: Api, backend: Backend, how: str, log_lines: Any) -> None:
 
     if how == "header":
         response = api.process(session_id)
-    elif how == "body":
-        response = api.process(body={"session_id": session_id})
+    elif how == "body":  # the upload named too: it must be the session's
+        response = api.process(session_id, body={"id": session_id})
     else:
         response = api.process()
 
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["id"] == session_id
-    assert response["X-Session-ID"] == session_id
+    assert "X-Session-ID" not in response  # the key is sent once, at creation
     assert body["status"] == "completed"
     assert body["error"] is None
     assert body["files"][0]["error"] is None
@@ -313,7 +323,7 @@ def test_process(api: Api, backend: Backend, how: str, log_lines: Any) -> None:
     assert f"uploads/{uid}/analytics.json" in backend.files()
     phases = [r.getMessage() for r in log_lines.records if r.name == "uploads"]
     assert any("file 1/1" in m and "aggregating" in m for m in phases)
-    assert not any(session_id in m for m in phases)  # the key is never logged
+    assert not any(key_of(session_id) in m for m in phases)  # never logged
 
 
 def test_analytics(api: Api, backend: Backend) -> None:
@@ -424,7 +434,7 @@ def test_process_an_unknown_session(
 
 def test_process_an_expired_session(api: Api, backend: Backend, settings: Any) -> None:
     session_id = api.new_session()
-    store = SessionStore(session_id)
+    store = SessionStore(key_of(session_id))
     store.set_expiry(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1))
     store.save()
     stored = backend.files()
@@ -649,12 +659,12 @@ def test_download_view(api: Api, backend: Backend) -> None:
     assert_error(
         api.client.get(
             f"/api/sessions/{session_id}/files/nope",
-            headers={"X-Session-ID": session_id},
+            headers={"X-Session-ID": key_of(session_id)},
         ),
         404,
         "file_not_found",
     )
-    owner = api.client.get(url, headers={"X-Session-ID": session_id})
+    owner = api.client.get(url, headers={"X-Session-ID": key_of(session_id)})
     if backend.name == "s3":
         assert owner.status_code == 302
         assert requests.get(owner["Location"], timeout=10).content == GOOD_CSV
@@ -708,8 +718,10 @@ def test_a_junk_header_does_not_drop_the_cookie(api: Api, backend: Backend) -> N
         f"/api/sessions/{session_id}", headers={"X-Session-ID": "junk"}
     )
 
-    assert response.status_code == 200
+    # The header wins: it names no session; the browser's cookie stays.
+    assert_error(response, 404, "session_not_found")
     assert django_settings.SESSION_COOKIE_NAME not in response.cookies
+    assert api.get(session_id, header=False).status_code == 200
     assert "X-Session-ID" in response["Vary"]
 
 
@@ -749,9 +761,9 @@ def test_malformed_multipart(api: Api, backend: Backend) -> None:
 
 
 def test_invalid_process_input(api: Api, backend: Backend) -> None:
-    response = api.process(body={"session_id": "x" * 500})
+    response = api.process(body={"id": "x" * 500})
     body = assert_error(response, 400, "invalid")
-    assert body["message"].startswith("session_id: ")
+    assert body["message"] == "id: Not an upload id."
 
 
 def test_docs_list_every_error_code() -> None:

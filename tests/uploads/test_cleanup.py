@@ -220,7 +220,8 @@ def test_purge_uploads_with_real_upload_sessions(tier: Tier) -> None:
         "--min-age", "0"
     )
     assert upload_exists(names[kept][0]) and not upload_exists(names[dropped][0])
-    upload_session_delete(session_key=kept.session_key)
+    kept_session = SessionStore(kept.session_key)
+    upload_session_delete(session=kept_session, upload_id=kept_session["upload"]["uid"])
     assert not upload_exists(names[kept][0])
 
 

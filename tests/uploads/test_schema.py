@@ -21,9 +21,9 @@ def test_schema_validates_without_warnings(tmp_path: Path) -> None:
     assert set(schema["paths"]) == {
         "/api/upload",
         "/api/process",
-        "/api/sessions/{session_id}",
-        "/api/sessions/{session_id}/analytics",
-        "/api/sessions/{session_id}/files/{file_id}",
+        "/api/sessions/{upload_id}",
+        "/api/sessions/{upload_id}/analytics",
+        "/api/sessions/{upload_id}/files/{file_id}",
     }
     upload = schema["paths"]["/api/upload"]["post"]
     assert "multipart/form-data" in upload["requestBody"]["content"]

@@ -9,7 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from sessions_blob.backends.storage import SessionStore
-from tests.support.uploads import edit_upload
+from tests.support.uploads import edit_upload, key_of
 from tests.uploads.conftest import GOOD_CSV, Api, Backend
 from uploads import profiling, services
 from uploads.documents import PHASES, RunProgress, UploadDocument, display_name
@@ -62,7 +62,10 @@ def test_two_process_calls_that_loaded_together_cannot_both_run(
     monkeypatch.setattr(SessionStore, "load", load_together)
 
     results = _run_together(
-        2, lambda i: services.upload_session_process(session_key=session_id)
+        2,
+        lambda i: services.upload_session_process(
+            session=SessionStore(key_of(session_id))
+        ),
     )
 
     done = [r for r in results if not isinstance(r, Exception)]
@@ -80,7 +83,10 @@ def test_many_concurrent_process_calls_run_once(
     session_id = api.new_session()
 
     results = _run_together(
-        6, lambda i: services.upload_session_process(session_key=session_id)
+        6,
+        lambda i: services.upload_session_process(
+            session=SessionStore(key_of(session_id))
+        ),
     )
 
     done = [r for r in results if not isinstance(r, Exception)]
@@ -96,19 +102,21 @@ def test_concurrent_uploads_to_one_session_keep_every_file(
     api: Api, backend: Backend
 ) -> None:
     session_id = api.new_session()
-    store = SessionStore(session_id)
+    store = SessionStore(key_of(session_id))
 
     results = _run_together(
         4,
         lambda i: services.upload_session_add_files(
-            session=SessionStore(session_id),
+            session=SessionStore(key_of(session_id)),
             files=_files(f"{i}.csv"),
             create=False,
         ),
     )
 
     assert not [r for r in results if isinstance(r, Exception)], results
-    final = services.upload_session_get(session_key=session_id).doc
+    final = services.upload_session_get(
+        session=SessionStore(key_of(session_id)), upload_id=session_id
+    ).doc
     assert sorted(f.name for f in final.files) == [
         "0.csv",
         "1.csv",
@@ -117,7 +125,7 @@ def test_concurrent_uploads_to_one_session_keep_every_file(
         "good.csv",
     ]
     assert sorted(f.path for f in final.files) == backend.files()
-    assert store.session_key == session_id
+    assert store.session_key == key_of(session_id)
 
 
 def test_upload_racing_a_delete_leaves_nothing_behind(
@@ -127,9 +135,11 @@ def test_upload_racing_a_delete_leaves_nothing_behind(
 
     def work(i: int) -> Any:
         if i == 0:
-            return services.upload_session_delete(session_key=session_id)
+            return services.upload_session_delete(
+                session=SessionStore(key_of(session_id)), upload_id=session_id
+            )
         return services.upload_session_add_files(
-            session=SessionStore(session_id),
+            session=SessionStore(key_of(session_id)),
             files=_files("late.csv"),
             create=False,
         )
@@ -141,7 +151,9 @@ def test_upload_racing_a_delete_leaves_nothing_behind(
         assert added.code == "session_not_found"
     assert backend.files() == []
     with pytest.raises(UploadError) as err:
-        services.upload_session_get(session_key=session_id)
+        services.upload_session_get(
+            session=SessionStore(key_of(session_id)), upload_id=session_id
+        )
     assert err.value.code == "session_not_found"
 
 
@@ -154,7 +166,11 @@ def test_a_new_session_is_created_on_the_callers_session(backend: Backend) -> No
 
     assert caller.session_key == created.key
     assert (
-        services.upload_session_get(session_key=created.key).doc.files[0].name
+        services.upload_session_get(
+            session=SessionStore(created.key), upload_id=created.doc.uid
+        )
+        .doc.files[0]
+        .name
         == "a.csv"
     )
 
@@ -194,13 +210,15 @@ def test_a_session_deleted_while_processing_leaves_nothing_behind(
 
     def profile_then_delete(*args: Any, **kwargs: Any) -> Any:
         result = real_profile(*args, **kwargs)
-        services.upload_session_delete(session_key=session_id)
+        services.upload_session_delete(
+            session=SessionStore(key_of(session_id)), upload_id=session_id
+        )
         return result
 
     monkeypatch.setattr(profiling, "profile_csv", profile_then_delete)
 
     with pytest.raises(UploadError) as err:
-        services.upload_session_process(session_key=session_id)
+        services.upload_session_process(session=SessionStore(key_of(session_id)))
 
     assert err.value.code == "session_not_found"
     assert backend.files() == []  # the run's analytics were removed too
@@ -216,11 +234,15 @@ def test_processing_records_its_progress(
 
     def profile_then_look(*args: Any, **kwargs: Any) -> Any:
         result = real_profile(*args, **kwargs)
-        seen.append(services.upload_session_get(session_key=session_id).doc)
+        seen.append(
+            services.upload_session_get(
+                session=SessionStore(key_of(session_id)), upload_id=session_id
+            ).doc
+        )
         return result
 
     monkeypatch.setattr(profiling, "profile_csv", profile_then_look)
-    done = services.upload_session_process(session_key=session_id)
+    done = services.upload_session_process(session=SessionStore(key_of(session_id)))
 
     assert [d.status for d in seen] == ["processing", "processing"]
     progress = [d.progress for d in seen]
@@ -239,13 +261,15 @@ def test_progress_is_throttled_and_only_written_by_the_run(
         def start(doc: UploadDocument) -> None:
             doc.status, doc.run = "processing", run
 
-        edit_upload(session_id, start)
+        edit_upload(key_of(session_id), start)
 
     def progress() -> RunProgress | None:
-        return services.upload_session_get(session_key=session_id).doc.progress
+        return services.upload_session_get(
+            session=SessionStore(key_of(session_id)), upload_id=session_id
+        ).doc.progress
 
     hold("mine")
-    record = services.ProgressRecorder(session_id, "mine", files=2)
+    record = services.ProgressRecorder(key_of(session_id), "mine", files=2)
     record(1, "reading")
     assert progress() == {"file": 1, "files": 2, "phase": "reading"}
     record(1, "aggregating")  # within PROGRESS_INTERVAL of the last write

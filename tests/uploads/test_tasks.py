@@ -26,6 +26,7 @@ from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
 from tests.support.servers import django_server, manage, worker
+from tests.support.uploads import key_of
 from tests.uploads.conftest import GOOD_CSV, Api, Backend, assert_error
 from tests.uploads.test_api import _doc, _set_doc
 from uploads.conf import conf
@@ -70,13 +71,13 @@ def test_process_answers_202_and_the_worker_completes(
     body = response.json()
     status_url = f"http://testserver/api/sessions/{session_id}"
     assert response["Location"] == body["statusUrl"] == status_url
-    assert response["X-Session-ID"] == body["id"] == session_id
+    assert body["id"] == session_id and "X-Session-ID" not in response
     assert response["Retry-After"] == "1"
     assert body["status"] == "queued" and body["analyticsUrl"] is None
     # the job carries the session id and nothing else
     [job] = _jobs()
     assert job.status == "READY"
-    assert job.args_kwargs == {"args": [session_id], "kwargs": {}}
+    assert job.args_kwargs == {"args": [key_of(session_id)], "kwargs": {}}
     assert job.task_path == "uploads.services.processing.process_upload_session"
     assert api.get(session_id).json()["status"] == "queued"
     assert not any(name.endswith("analytics.json") for name in backend.files())
@@ -138,7 +139,7 @@ def test_a_job_for_a_session_no_longer_queued_is_dropped(
     from uploads.services import process_upload_session
 
     before = _doc(session_id)
-    assert process_upload_session.call(session_id) == "skipped"
+    assert process_upload_session.call(key_of(session_id)) == "skipped"
     assert _doc(session_id) == before
 
 
@@ -235,7 +236,7 @@ def test_a_live_run_longer_than_the_timeout_is_not_failed(
     settings.UPLOADS_PROFILE_THREADS = 1
     api = Api(Client())
     with _big_csv(tmp_path / "big.csv", rows=3_000_000).open("rb") as fh:
-        created = api.client.post("/api/upload", {"files": fh})
+        created = api.remember(api.client.post("/api/upload", {"files": fh}))
     session_id = created.json()["id"]
     api.client.cookies.clear()
     answer: list[Any] = []
@@ -269,10 +270,12 @@ def _big_csv(path: Path, rows: int = 2_000_000) -> Path:
     return path
 
 
-def _poll(url: str, done: Callable[[dict[str, Any]], bool], timeout: float) -> Any:
+def _poll(
+    url: str, key: str, done: Callable[[dict[str, Any]], bool], timeout: float
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
-        body = requests.get(url, timeout=10).json()
+        body = requests.get(url, headers={"X-Session-ID": key}, timeout=10).json()
         if done(body) or time.monotonic() > deadline:
             return body
         time.sleep(0.02)
@@ -300,22 +303,32 @@ def test_a_worker_killed_mid_job_leaves_the_session_failed_then_it_is_retried(
             )
         assert created.status_code == 201, created.text
         session_id = created.json()["id"]
+        key = {"X-Session-ID": created.headers["X-Session-ID"]}
         status_url = f"{web}/api/sessions/{session_id}"
 
         with worker(env, server_logs, "doomed-worker") as doomed:
             accepted = requests.post(
-                f"{web}/api/process", json={"session_id": session_id}, timeout=30
+                f"{web}/api/process",
+                json={"id": session_id},
+                headers=key,
+                timeout=30,
             )
             assert accepted.status_code == 202, accepted.text
             assert accepted.headers["Location"] == status_url
-            seen = _poll(status_url, lambda b: b["status"] != "queued", timeout=30)
+            seen = _poll(
+                status_url,
+                key["X-Session-ID"],
+                lambda b: b["status"] != "queued",
+                timeout=30,
+            )
             assert seen["status"] == "processing"
             os.killpg(doomed.pid, signal.SIGKILL)
             assert doomed.wait(10) == -signal.SIGKILL
             killed_at = time.monotonic()
 
         # dead mid-job: nothing finishes it, its job row is stuck "RUNNING"
-        assert requests.get(status_url, timeout=10).json()["status"] == "processing"
+        status = requests.get(status_url, headers=key, timeout=10).json()["status"]
+        assert status == "processing"
         with sqlite3.connect(tmp_path / "var" / "db.sqlite3") as db:
             rows = db.execute(
                 "SELECT status, worker_ids FROM django_tasks_database_dbtaskresult"
@@ -323,7 +336,12 @@ def test_a_worker_killed_mid_job_leaves_the_session_failed_then_it_is_retried(
         assert rows == [("RUNNING", '["doomed-worker"]')]
 
         # the timeout rule: the next read after UPLOADS_PROCESSING_TIMEOUT
-        failed = _poll(status_url, lambda b: b["status"] != "processing", timeout + 10)
+        failed = _poll(
+            status_url,
+            key["X-Session-ID"],
+            lambda b: b["status"] != "processing",
+            timeout + 10,
+        )
         assert failed["status"] == "failed"
         assert failed["error"]["code"] == "processing_timeout"
         assert time.monotonic() - killed_at >= timeout - 1.5
@@ -331,17 +349,14 @@ def test_a_worker_killed_mid_job_leaves_the_session_failed_then_it_is_retried(
 
         # retried: processed again by a new worker, to completion
         with worker(env, server_logs, "next-worker"):
-            again = requests.post(
-                f"{web}/api/process",
-                headers={"X-Session-ID": session_id},
-                timeout=30,
-            )
+            again = requests.post(f"{web}/api/process", headers=key, timeout=30)
             assert again.status_code == 202, again.text
             done = _poll(
                 status_url,
+                key["X-Session-ID"],
                 lambda b: b["status"] in {"completed", "failed"},
                 timeout=60,
             )
         assert done["status"] == "completed", done["error"]
-        analytics = requests.get(done["analyticsUrl"], timeout=30).json()
+        analytics = requests.get(done["analyticsUrl"], headers=key, timeout=30).json()
         assert analytics["files"][0]["profile"]["row_count"] == 2_000_000

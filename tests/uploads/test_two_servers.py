@@ -50,8 +50,8 @@ def test_upload_process_and_read_on_two_servers(
         )
         assert created.status_code == 201, created.text
         session_id = created.json()["id"]
-        assert created.headers["X-Session-ID"] == session_id
-        header = {"X-Session-ID": session_id}
+        key = created.headers["X-Session-ID"]  # the credential, sent this once
+        header = {"X-Session-ID": key}
 
         # more files and processing on B
         added = requests.post(
@@ -73,7 +73,9 @@ def test_upload_process_and_read_on_two_servers(
         assert processed.json()["status"] == "completed"
 
         # read on A, by header and by cookie
-        session = requests.get(f"{a}/api/sessions/{session_id}", timeout=30).json()
+        session = requests.get(
+            f"{a}/api/sessions/{session_id}", headers=header, timeout=30
+        ).json()
         assert session["status"] == "completed"
         assert [f["error"] and f["error"]["code"] for f in session["files"]] == [
             None,
@@ -83,7 +85,7 @@ def test_upload_process_and_read_on_two_servers(
         assert requests.get(session["files"][0]["url"], timeout=30).content == GOOD_CSV
         by_cookie = requests.get(
             f"{a}/api/sessions/{session_id}/files/{session['files'][2]['id']}",
-            cookies={"sessionid": session_id},
+            cookies={"sessionid": key},
             allow_redirects=False,
             timeout=30,
         )
@@ -92,7 +94,9 @@ def test_upload_process_and_read_on_two_servers(
             requests.get(by_cookie.headers["Location"], timeout=30).content
             == b"x;y\n1;2\n"
         )
-        analytics = requests.get(session["analyticsUrl"], timeout=30).json()
+        analytics = requests.get(
+            session["analyticsUrl"], headers=header, timeout=30
+        ).json()
         assert analytics["id"] == session_id
         assert analytics["files"][0]["profile"]["row_count"] == 3
         assert analytics["files"][2]["profile"]["delimiter"] == ";"
@@ -108,23 +112,34 @@ def test_upload_process_and_read_on_two_servers(
         assert too_big.json()["code"] == "file_too_large"
 
         # two process calls at once, one per server: exactly one runs
-        other = requests.post(
+        made = requests.post(
             f"{a}/api/upload", files=[("files", ("o.csv", GOOD_CSV * 2000))], timeout=30
-        ).json()["id"]
+        )
+        other, other_header = (
+            made.json()["id"],
+            {"X-Session-ID": made.headers["X-Session-ID"]},
+        )
         results = post_at_once(
-            [f"{a}/api/process", f"{b}/api/process"], {"session_id": other}, 60
+            [f"{a}/api/process", f"{b}/api/process"], {"id": other}, 60, other_header
         )
         assert sorted(r.status_code for r in results) == [200, 409]
 
         # delete on B; gone on A, and from the bucket
         assert (
-            requests.delete(f"{b}/api/sessions/{session_id}", timeout=30).status_code
+            requests.delete(
+                f"{b}/api/sessions/{session_id}", headers=header, timeout=30
+            ).status_code
             == 204
         )
         assert (
-            requests.delete(f"{a}/api/sessions/{other}", timeout=30).status_code == 204
+            requests.delete(
+                f"{a}/api/sessions/{other}", headers=other_header, timeout=30
+            ).status_code
+            == 204
         )
-        gone = requests.get(f"{a}/api/sessions/{session_id}", timeout=30)
+        gone = requests.get(
+            f"{a}/api/sessions/{session_id}", headers=header, timeout=30
+        )
         assert gone.status_code == 404
         assert gone.json()["code"] == "session_not_found"
         assert _objects(s3, bucket, "uploads/") == []

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.contrib.sessions.backends.base import SessionBase
+
 from uploads.documents import ErrorInfo, StoredFile, iso, now
 from uploads.exceptions import AnalyticsNotReady
 from uploads.services.files import uploads_storage
-from uploads.services.sessions import upload_session_get
+from uploads.services.sessions import upload_session_for
 
 #: Version of the analytics document's own shape (the profiles inside carry
 #: the profiler's version). 2: camelCase keys, as everywhere in the API.
@@ -30,13 +32,13 @@ def analytics_document(
     }
 
 
-def upload_session_analytics(*, session_key: str | None) -> dict[str, Any]:
-    """The analytics document of a processed session."""
-    session = upload_session_get(session_key=session_key)
-    name = session.doc.analytics_path
+def upload_session_analytics(*, session: SessionBase, upload_id: str) -> dict[str, Any]:
+    """The analytics document of the caller's processed upload."""
+    found = upload_session_for(session=session, upload_id=upload_id)
+    name = found.doc.analytics_path
     if name is None:
         raise AnalyticsNotReady(
-            f"The session is {session.doc.status!r}: analytics exist once it has "
+            f"The session is {found.doc.status!r}: analytics exist once it has "
             "been processed (POST /api/process)."
         )
     try:
@@ -46,7 +48,7 @@ def upload_session_analytics(*, session_key: str | None) -> dict[str, Any]:
         raise AnalyticsNotReady("The analytics document is missing.") from None
     return {
         "schemaVersion": stored["schemaVersion"],
-        "id": session.key,
+        "id": found.doc.uid,
         "generatedAt": stored.get("generatedAt"),
         "files": stored["files"],
     }

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib.sessions.backends.base import SessionBase
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
 from django.tasks import task
@@ -48,6 +49,7 @@ from uploads.services.liveness import (
     is_stale,
     require_run,
 )
+from uploads.services.sessions import upload_session_for
 from uploads.services.store import existing, update_document
 
 logger = logging.getLogger("uploads")
@@ -79,8 +81,11 @@ def _start(doc: UploadDocument, run: str) -> None:
     doc.error = None
 
 
-def upload_session_process(*, session_key: str | None) -> UploadSession:
-    """Profile every file of the session and store the analytics document.
+def upload_session_process(
+    *, session: SessionBase, upload_id: str | None = None
+) -> UploadSession:
+    """Profile every file of the caller's upload and store the analytics
+    document (``upload_id``, when given, must name that upload).
 
     Files that cannot be profiled get their error; the session is
     ``completed`` when at least one file was profiled, else ``failed``
@@ -88,28 +93,28 @@ def upload_session_process(*, session_key: str | None) -> UploadSession:
     ``failed`` (``processing_error``) and ``ProcessingFailed`` is raised: it is
     never left ``processing``, and its files are kept.
     """
-    if not session_key:
-        raise SessionNotFound
+    session_key = upload_session_for(session=session, upload_id=upload_id).key
     run = new_id()
 
     def begin(doc: UploadDocument) -> None:
         _check_can_process(doc)
         _start(doc, run)
 
-    session = update_document(session_key, existing(begin))
-    return _run(session_key, session, run)
+    held = update_document(session_key, existing(begin))
+    return _run(session_key, held, run)
 
 
-def upload_session_enqueue(*, session_key: str | None) -> UploadSession:
-    """Queue mode: mark the session ``queued`` and hand its id to a worker.
+def upload_session_enqueue(
+    *, session: SessionBase, upload_id: str | None = None
+) -> UploadSession:
+    """Queue mode: mark the session ``queued`` and hand its key to a worker.
 
     The same checks and compare-and-set as :func:`upload_session_process`,
     then one Django task (:func:`process_upload_session`) carrying only the
-    session id. If the queue refuses the job the session gets its previous
+    session key. If the queue refuses the job the session gets its previous
     state back and ``QueueUnavailable`` is raised.
     """
-    if not session_key:
-        raise SessionNotFound
+    session_key = upload_session_for(session=session, upload_id=upload_id).key
     run = new_id()
     before: dict[str, Any] = {}
 
@@ -119,13 +124,13 @@ def upload_session_enqueue(*, session_key: str | None) -> UploadSession:
         doc.status, doc.run, doc.processing_since = "queued", run, iso(now())
         doc.error = None
 
-    session = update_document(session_key, existing(queue))
+    queued = update_document(session_key, existing(queue))
     try:
         job = process_upload_session.using(backend=conf.TASK_BACKEND).enqueue(
             session_key
         )
     except Exception as exc:
-        logger.exception("upload %s: could not queue the job", session.doc.uid[:8])
+        logger.exception("upload %s: could not queue the job", queued.doc.uid[:8])
 
         def restore(doc: UploadDocument) -> None:
             if doc.status == "queued" and doc.run == run:
@@ -138,10 +143,8 @@ def upload_session_enqueue(*, session_key: str | None) -> UploadSession:
             f"The processing queue is unavailable ({type(exc).__name__}); "
             "try again later."
         ) from exc
-    logger.info(
-        "upload %s: queued for processing (job %s)", session.doc.uid[:8], job.id
-    )
-    return session
+    logger.info("upload %s: queued for processing (job %s)", queued.doc.uid[:8], job.id)
+    return queued
 
 
 def upload_session_run_queued(*, session_key: str) -> str:

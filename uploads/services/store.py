@@ -97,3 +97,29 @@ def existing(change: Callable[[UploadDocument], None]) -> Change:
         return doc
 
     return apply
+
+
+def remove_document(session: SessionBase, uid: str) -> None:
+    """Take upload ``uid``'s document out of ``session`` (the caller's, loaded),
+    leaving the rest of the session; a compare-and-set, retried on a fresh
+    copy when someone wrote meanwhile. ``SessionNotFound`` when the session,
+    or that upload in it, is gone."""
+    store: SessionBase | None = session
+    for _attempt in range(MAX_ATTEMPTS):
+        if store is None:
+            raise SessionNotFound
+        current = document(store)
+        if current is None or current.uid != uid:
+            raise SessionNotFound
+        del store[SESSION_KEY]
+        try:
+            _compare_and_set(store)
+        except ConflictError:
+            store = open_session(session.session_key)
+            continue
+        except UpdateError:  # deleted meanwhile
+            raise SessionNotFound from None
+        if store is not session:
+            session.pop(SESSION_KEY, None)  # the caller's copy agrees
+        return
+    raise Conflict("The session kept changing under this request; retry.")

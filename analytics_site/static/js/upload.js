@@ -32,7 +32,7 @@
   };
 
   var state = {
-    sessionId: cfg.sessionId || null,
+    uploadId: cfg.uploadId || null, // the upload's public id (never the session key)
     status: cfg.status || "",
     fileCount: el.list.querySelectorAll(".file[data-file-id]").length,
     queue: [],
@@ -82,7 +82,7 @@
   // ------------------------------------------------------------ helpers
 
   function url(template, id) {
-    return template.replace("SESSION_ID", encodeURIComponent(id));
+    return template.replace("UPLOAD_ID", encodeURIComponent(id));
   }
 
   /* Django's filesizeformat, so sizes read the same as the server's. */
@@ -182,10 +182,10 @@
 
   function sessionExpired() {
     stopPolling();
-    state.sessionId = null;
+    state.uploadId = null;
     state.watching = false;
     state.fileCount = 0;
-    root.dataset.sessionId = "";
+    root.dataset.uploadId = "";
     // A fresh start: every row goes (the session's files, and uploads that
     // failed or were refused here), except uploads still waiting or running,
     // which will start the new session.
@@ -294,9 +294,9 @@
   }
 
   function applySession(doc) {
-    state.sessionId = doc.id;
+    state.uploadId = doc.id;
     state.statusMessage = doc.statusMessage;
-    root.dataset.sessionId = doc.id;
+    root.dataset.uploadId = doc.id;
     syncFiles(doc);
     setStatus(doc.status);
     if (doc.status === "failed" && doc.error) {
@@ -313,13 +313,13 @@
   function updateControls() {
     var running = isRunning(state.status);
     var busy = state.uploading || state.queue.length > 0 || running || state.processRequest;
-    var canProcess = state.sessionId && state.fileCount > 0 && (state.status === "uploaded" || state.status === "failed");
+    var canProcess = state.uploadId && state.fileCount > 0 && (state.status === "uploaded" || state.status === "failed");
     el.process.disabled = !canProcess || busy;
     el.process.hidden = state.status === "completed" && !busy;
     el.process.classList.toggle("is-busy", running || state.processRequest);
     el.process.textContent = state.status === "failed" ? "Process again" : "Process files";
     el.input.disabled = running || state.processRequest;
-    el.reset.hidden = !state.sessionId;
+    el.reset.hidden = !state.uploadId;
     el.reset.disabled = busy;
     el.empty.hidden = el.list.children.length > 0;
   }
@@ -354,7 +354,7 @@
 
   function poll() {
     state.polls += 1;
-    api("GET", url(cfg.urlSession, state.sessionId)).then(function (result) {
+    api("GET", url(cfg.urlSession, state.uploadId)).then(function (result) {
       if (!state.pollTimer) return; // stopped meanwhile
       if (!result.ok) {
         if (result.error.code === "session_not_found") return sessionExpired();
@@ -384,7 +384,7 @@
   // ------------------------------------------------------------ process
 
   function processFiles() {
-    if (!state.sessionId || el.process.disabled) return;
+    if (!state.uploadId || el.process.disabled) return;
     hidePageAlert();
     el.sessionError.hidden = true;
     state.processRequest = true;
@@ -438,8 +438,8 @@
   }
 
   function refresh() {
-    if (!state.sessionId) return Promise.resolve();
-    return api("GET", url(cfg.urlSession, state.sessionId)).then(function (result) {
+    if (!state.uploadId) return Promise.resolve();
+    return api("GET", url(cfg.urlSession, state.uploadId)).then(function (result) {
       if (result.ok) {
         applySession(result.data);
         if (result.data.status === "completed") {
@@ -585,9 +585,9 @@
   // ------------------------------------------------------------ start over
 
   function startOver() {
-    if (!state.sessionId) return;
+    if (!state.uploadId) return;
     if (!window.confirm("Delete this session's files and analytics, and start over?")) return;
-    api("DELETE", url(cfg.urlSession, state.sessionId)).then(function (result) {
+    api("DELETE", url(cfg.urlSession, state.uploadId)).then(function (result) {
       if (result.ok || result.error.code === "session_not_found") {
         window.location.assign(cfg.urlHome);
       } else {
@@ -631,7 +631,7 @@
   el.reset.addEventListener("click", startOver);
 
   updateControls();
-  if (isRunning(state.status) && state.sessionId) {
+  if (isRunning(state.status) && state.uploadId) {
     state.watching = true; // queued or processing in another tab or before a reload
     startPolling();
   }
