@@ -182,6 +182,7 @@ SESSIONS_BLOB_PREFIX = env_str("SESSIONS_BLOB_PREFIX", "sessions/")
 SESSIONS_BLOB_REQUIRE_CONDITIONAL_WRITES = env_bool(
     "SESSIONS_BLOB_REQUIRE_CONDITIONAL_WRITES", False
 )
+SESSIONS_BLOB_ENCRYPT = env_bool("SESSIONS_BLOB_ENCRYPT", False)
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 24 * 60 * 60)
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG and bool(S3_BUCKET))
 SESSION_COOKIE_HTTPONLY = True
@@ -202,6 +203,17 @@ SECURE_CSP = {
     "frame-ancestors": [CSP.NONE],
 }
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# HTTPS, for deployments that serve it (check --deploy asks for both): off by
+# default, so that `make run` works over plain HTTP.
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool(
+    "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False
+)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
+    # The proxy (a load balancer, API Gateway) terminates TLS and says so.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -247,5 +259,12 @@ LOGGING = {
             "level": env_str("LOG_LEVEL", "INFO"),
         },
         "uploads": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+        # Tampered session objects, bad CSRF, disallowed hosts: Django sends
+        # them to the console only with DEBUG on; production needs them most.
+        "django.security": {
+            "handlers": ["console"],
+            "level": "WARNING",
+            "propagate": False,
+        },
     },
 }

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.core.validators import MaxLengthValidator
 from rest_framework import serializers
 
+from uploads.conf import conf
 from uploads.documents import PHASES, STATUSES
 
 
@@ -16,10 +20,22 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class UploadInputSerializer(serializers.Serializer):
+    # One to UPLOADS_MAX_FILES files: the schema says so too (minItems,
+    # maxItems), read from the settings whenever the serializer is made.
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        files = self.fields["files"]
+        files.max_length = conf.MAX_FILES
+        files.validators = [
+            v for v in files.validators if not isinstance(v, MaxLengthValidator)
+        ] + [MaxLengthValidator(conf.MAX_FILES)]
+
     files = serializers.ListField(
         child=serializers.FileField(allow_empty_file=True, use_url=False),
         allow_empty=False,
-        help_text="One or more CSV files (repeat the field).",
+        min_length=1,
+        help_text="One or more CSV files (repeat the field), at most "
+        "UPLOADS_MAX_FILES.",
         error_messages={
             "required": "No file arrived in the multipart field 'files': send "
             "each CSV file as a part named 'files', with a file name, in a "

@@ -31,6 +31,16 @@ def test_schema_validates_without_warnings(tmp_path: Path) -> None:
     assert set(upload["responses"]) >= {"201", "400", "404", "409", "413"}
 
 
+def test_the_upload_schema_bounds_the_number_of_files(settings: Any) -> None:
+    """Zero files and more than UPLOADS_MAX_FILES are outside the schema
+    (schemathesis generated both while the schema allowed them)."""
+    settings.UPLOADS_MAX_FILES = 3
+    schema = Client().get("/api/schema/", headers={"Accept": "application/json"})
+    upload = schema.json()["components"]["schemas"]["UploadInputRequest"]
+    files = upload["properties"]["files"]
+    assert (files["minItems"], files["maxItems"]) == (1, 3)
+
+
 def test_schema_endpoint() -> None:
     response = Client().get("/api/schema/", headers={"Accept": "application/json"})
 
