@@ -75,7 +75,11 @@ def swift_bucket(swift: S3Endpoint) -> str:
 
 @pytest.fixture(autouse=True)
 def _isolated_var_dir(settings: Any, tmp_path: Path) -> None:
-    """Every test gets its own local-disk storages."""
+    """Every test gets its own local-disk storages, and (the whole run is one
+    client, 127.0.0.1) rate limits out of the way; tests/uploads/
+    test_limits.py sets its own."""
+    settings.UPLOADS_NEW_SESSIONS_PER_WINDOW = 10**9
+    settings.UPLOADS_UPLOAD_BYTES_PER_WINDOW = 10**15
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {

@@ -71,6 +71,28 @@ class Settings:
         return mode
 
     @property
+    def RATE_WINDOW(self) -> int:
+        """Seconds of a rate-limit window (``uploads.limits``)."""
+        return int(getattr(settings, "UPLOADS_RATE_WINDOW", 3600))
+
+    @property
+    def NEW_SESSIONS_PER_WINDOW(self) -> int:
+        """Upload sessions one client may create per window (429 beyond)."""
+        return int(getattr(settings, "UPLOADS_NEW_SESSIONS_PER_WINDOW", 60))
+
+    @property
+    def UPLOAD_BYTES_PER_WINDOW(self) -> int:
+        """Bytes one client may upload per window (429 beyond)."""
+        return int(getattr(settings, "UPLOADS_UPLOAD_BYTES_PER_WINDOW", 10 * 1024**3))
+
+    @property
+    def CLIENT_IP_HEADER(self) -> str:
+        """Header whose last address is the client's (set it only behind a
+        proxy that appends to it, e.g. ``X-Forwarded-For``); empty: the
+        connection's address."""
+        return str(getattr(settings, "UPLOADS_CLIENT_IP_HEADER", ""))
+
+    @property
     def TASK_BACKEND(self) -> str:
         """Alias in ``TASKS`` that queue mode enqueues processing jobs on."""
         return str(getattr(settings, "UPLOADS_TASK_BACKEND", "default"))

@@ -27,6 +27,7 @@ from rest_framework.views import set_rollback
 from sessions_blob.exceptions import StorageUnavailable
 from sessions_blob.middleware import RETRY_AFTER
 from uploads.exceptions import UploadError
+from uploads.limits import RateLimited
 
 logger = logging.getLogger("uploads")
 
@@ -52,6 +53,7 @@ CODES: dict[str, int] = {
     "too_many_files": 413,
     "request_too_large": 413,
     "unsupported_media_type": 415,
+    "rate_limited": 429,
     "internal_error": 500,
     "processing_error": 500,
     "storage_unavailable": 503,
@@ -117,6 +119,15 @@ def error_response(code: str, message: str, status_code: int) -> Response:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF's ``EXCEPTION_HANDLER``: every failure as ``{"code", "message"}``."""
+    if isinstance(exc, RateLimited):
+        response = error_response(
+            "rate_limited",
+            f"Too many {'new sessions' if exc.what == 'sessions' else 'bytes'} "
+            f"from this client; try again in {exc.retry_after} s.",
+            429,
+        )
+        response["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, UploadError):
         set_rollback()
         return error_response(exc.code, exc.message, CODES[exc.code])

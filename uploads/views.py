@@ -26,6 +26,7 @@ from uploads.documents import (
     status_message,
 )
 from uploads.errors import ApiError
+from uploads.limits import charge_upload
 from uploads.middleware import SESSION_HEADER, session_source
 from uploads.parsers import JsonParser, UploadParser
 from uploads.permissions import CsrfForCookieSessions, from_a_browser
@@ -159,11 +160,19 @@ class UploadView(ApiView):
         ),
         request={"multipart/form-data": UploadInputSerializer},
         parameters=[SESSION_KEY_HEADER, SESSION_KEY_RESPONSE_HEADER],
-        responses={201: SessionSerializer, **_errors(400, 403, 404, 409, 413, 415)},
+        responses={
+            201: SessionSerializer,
+            **_errors(400, 403, 404, 409, 413, 415, 429),
+        },
         tags=["sessions"],
     )
     def post(self, request: Request) -> Response:
         created = request.session.session_key is None
+        # Before the body is read: a client over its budget sends no more.
+        charge_upload(
+            request._request,
+            new_session=session_source(request._request) == "none",
+        )
         try:
             data = UploadInputSerializer(data=request.data)
             data.is_valid(raise_exception=True)
