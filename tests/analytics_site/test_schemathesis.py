@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import schemathesis
 from django.core.wsgi import get_wsgi_application
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, assume, settings
 from schemathesis.checks import (
     negative_data_rejection,
     not_a_server_error,
@@ -47,9 +47,20 @@ CHECKS = [
 schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
 
 
+def _has_an_empty_file(case: schemathesis.Case) -> bool:
+    """An upload with a 0-byte part: Django's multipart parser drops a part
+    whose empty body follows its headers directly, so the API sees one file
+    fewer than was generated, and a case with one file too many looks
+    accepted. Such cases say nothing of the API: they are left out."""
+    body = case.body if isinstance(case.body, dict) else {}
+    files = body.get("files")
+    return isinstance(files, list) and any(item in (b"", "") for item in files)
+
+
 @schema.parametrize()
 @EXAMPLES
 def test_no_generated_request_is_a_server_error(case: schemathesis.Case) -> None:
+    assume(not _has_an_empty_file(case))
     case.call_and_validate(checks=CHECKS)
 
 

@@ -21,6 +21,9 @@ connections alike (the proxy reads each request itself):
 - ``forbid_missing()``: forward everything, but answer a GET or HEAD that the
   server answered 404 with ``403 AccessDenied``, as AWS S3 does for a missing
   key when the caller lacks ``s3:ListBucket``.
+- ``error_from(when)``: forward until a request matches ``when(method,
+  path)``, then answer it and every later one as ``http_error()`` does: the
+  store breaks in the middle of an operation (after a multipart upload began).
 
 ``requests`` records each request seen as ``(method, path, outcome)``.
 Standard library only; one thread per connection.
@@ -33,6 +36,7 @@ import select
 import socket
 import struct
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from urllib.parse import urlsplit
@@ -148,6 +152,7 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._mode = "pass"
+        self._trigger: Callable[[str, str], bool] | None = None
         self._remaining: int | None = None
         self._delay = 0.0
         self._status, self._code = 503, "SlowDown"
@@ -187,7 +192,7 @@ class FaultProxy:
 
     def passthrough(self) -> None:
         with self._lock:
-            self._mode, self._remaining = "pass", None
+            self._mode, self._remaining, self._trigger = "pass", None, None
             if self._listener is None:
                 self._listen(self.port)
 
@@ -209,6 +214,16 @@ class FaultProxy:
     ) -> None:
         with self._lock:
             self._mode, self._remaining = "error", count
+            self._status, self._code = status, code
+
+    def error_from(
+        self,
+        when: Callable[[str, str], bool],
+        status: int = 503,
+        code: str = "SlowDown",
+    ) -> None:
+        with self._lock:
+            self._mode, self._remaining, self._trigger = "pass", None, when
             self._status, self._code = status, code
 
     def drop_write(self, count: int | None = None) -> None:
@@ -269,6 +284,8 @@ class FaultProxy:
         """The fault for this request (counting it down) and its log entry's
         index in ``requests``."""
         with self._lock:
+            if self._trigger is not None and self._trigger(method, path):
+                self._mode, self._remaining, self._trigger = "error", None, None
             mode = self._mode
             if mode in {"drop_write", "drop_response"} and method != "PUT":
                 mode = "pass"

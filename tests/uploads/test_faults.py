@@ -3,14 +3,20 @@ fault proxy in front of moto: the API's JSON error, the site's 503 page."""
 
 from __future__ import annotations
 
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from tests.support.faultproxy import FaultProxy
-from tests.support.outage import raw, session_objects
+from tests.support.outage import CLIENT_CONFIG, raw, session_objects
 from tests.support.s3 import S3Endpoint
+from tests.uploads.conftest import GOOD_CSV, Api, assert_error
 
 pytestmark = pytest.mark.django_db(databases=[])
 
@@ -24,7 +30,9 @@ def test_outage_answers_the_api_with_a_json_503_and_pages_with_a_page(
     made = client.post("/api/upload", {"files": [_csv("a.csv")]})
     assert made.status_code == 201
     session_id = made.json()["id"]
-    before = raw(s3, bucket, session_id)
+    key = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+    before = raw(s3, bucket, key)
+    assert before is not None
 
     proxy.refuse()
     loading = client.get(f"/api/sessions/{session_id}")  # load in the view
@@ -47,12 +55,90 @@ def test_outage_answers_the_api_with_a_json_503_and_pages_with_a_page(
     assert django_settings.SESSION_COOKIE_NAME not in creating.cookies
 
     proxy.passthrough()
-    assert raw(s3, bucket, session_id) == before
+    assert raw(s3, bucket, key) == before
     assert session_objects(s3, bucket) == 1
     again = client.get(f"/api/sessions/{session_id}")
     assert again.status_code == 200
     assert [f["name"] for f in again.json()["files"]] == ["a.csv"]
 
 
-def _csv(name: str) -> SimpleUploadedFile:
-    return SimpleUploadedFile(name, b"a,b\n1,2\n", content_type="text/csv")
+def _csv(name: str, content: bytes = b"a,b\n1,2\n") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, content, content_type="text/csv")
+
+
+@pytest.fixture
+def uploads_too(
+    settings: Any, s3: S3Endpoint, s3_bucket: str, proxy: FaultProxy
+) -> str:
+    """The uploads storage behind the same proxy as the sessions (one S3)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": s3.via(proxy.url).storage(
+            s3_bucket,
+            location=f"files-{uuid.uuid4().hex[:8]}",
+            client_config=CLIENT_CONFIG,
+        ),
+    }
+    return s3_bucket
+
+
+def _poll(read: Callable[[], Any], until: Callable[[Any], bool]) -> Any:
+    deadline = time.monotonic() + 15
+    while True:
+        value = read()
+        if until(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+def test_storage_lost_while_processing_answers_503_and_nothing_stays_stuck(
+    proxy: FaultProxy, bucket: str, uploads_too: str
+) -> None:
+    """S3 breaks while the run reads its file: 503 storage_unavailable with
+    Retry-After; once S3 is back the session is released at once (failed,
+    files kept) and processing again works, not 409 for an hour."""
+    api = Api(Client(raise_request_exception=False))
+    upload_id = api.new_session(("a.csv", GOOD_CSV))
+    proxy.error_from(lambda method, path: method == "GET" and "/files-" in path)
+
+    failed = api.process(upload_id)
+
+    assert_error(failed, 503, "storage_unavailable")
+    assert failed["Retry-After"]
+    proxy.passthrough()
+    session = _poll(
+        lambda: api.get(upload_id).json(), lambda s: s["status"] != "processing"
+    )
+    assert session["status"] == "failed"
+    assert session["error"]["code"] == "storage_unavailable"
+    assert [f["name"] for f in session["files"]] == ["a.csv"]  # files kept
+    again = api.process(upload_id)
+    assert again.status_code == 200, again.json()
+    assert again.json()["status"] == "completed"
+
+
+def test_an_upload_cut_off_by_an_outage_answers_503_and_leaves_no_open_upload(
+    proxy: FaultProxy, bucket: str, uploads_too: str, s3: S3Endpoint
+) -> None:
+    """A new session's upload over S3's multipart threshold, S3 failing at
+    its first part: 503 (was 500 internal_error), nothing recorded, and the
+    open multipart upload is aborted once S3 is back."""
+    client = Client(raise_request_exception=False)
+    big = b"a,b\n" + b"1,2\n" * (9 * 1024 * 1024 // 4)  # past boto3's 8 MB
+    proxy.error_from(lambda method, path: "partNumber=" in path)
+
+    response = client.post("/api/upload", {"files": [_csv("big.csv", big)]})
+
+    assert_error(response, 503, "storage_unavailable")
+    assert response["Retry-After"]
+    assert django_settings.SESSION_COOKIE_NAME not in response.cookies
+    direct = s3.client()
+    assert direct.list_multipart_uploads(Bucket=bucket).get("Uploads")  # left open
+    proxy.passthrough()
+    left = _poll(
+        lambda: direct.list_multipart_uploads(Bucket=bucket).get("Uploads", []),
+        lambda uploads: not uploads,
+    )
+    assert left == []
+    objects = direct.list_objects_v2(Bucket=bucket, Prefix="files-")
+    assert not [o for o in objects.get("Contents", []) if "big" in o["Key"]]

@@ -19,6 +19,7 @@ from django.core.files.storage import Storage, storages
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.http import content_disposition_header
 
+from sessions_blob.exceptions import StorageUnavailable
 from uploads.conf import conf
 from uploads.documents import (
     StoredFile,
@@ -39,7 +40,7 @@ from uploads.exceptions import (
     SessionNotFound,
     TooManyFiles,
 )
-from uploads.services.liveness import BUSY, is_stale
+from uploads.services.liveness import BUSY, is_stale, retry_until_done
 from uploads.services.store import document, open_session, put_document, update_document
 
 logger = logging.getLogger("uploads")
@@ -49,6 +50,63 @@ _CONTENT_TYPE = re.compile(r"[\w.+-]{1,60}/[\w.+-]{1,60}")
 
 def uploads_storage() -> Storage:
     return storages[conf.STORAGE_ALIAS]
+
+
+def _storage_fault(exc: BaseException) -> bool:
+    """Whether ``exc`` means the store could not be reached or refused to
+    work (as opposed to a missing file or a bug)."""
+    try:
+        from boto3.exceptions import Boto3Error
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:  # a project without the S3 client: nothing to translate
+        return False
+    return isinstance(exc, BotoCoreError | ClientError | Boto3Error)
+
+
+@contextlib.contextmanager
+def storage_errors(action: str) -> Iterator[None]:
+    """Faults of the uploads storage as ``StorageUnavailable``: the API
+    answers them 503 with Retry-After, like the session storage's. A missing
+    object (404) stays ``FileNotFoundError``."""
+    try:
+        yield
+    except StorageUnavailable:
+        raise
+    except Exception as exc:
+        if not _storage_fault(exc):
+            raise
+        status = getattr(exc, "response", {}).get("Error", {}).get("Code")
+        if status in {"404", "NoSuchKey"}:
+            raise FileNotFoundError(action) from exc
+        raise StorageUnavailable(
+            f"The uploads storage failed to {action}: {exc}"
+        ) from exc
+
+
+def abort_multipart_uploads(storage: Storage, names: Sequence[str]) -> bool:
+    """Abort the multipart uploads left open under ``names`` (a PUT cut off
+    half way cannot always abort its own: the store was down). True when
+    done, or nothing to do; False when the store still refuses."""
+    client = getattr(getattr(storage, "connection", None), "meta", None)
+    if client is None or not names:
+        return True  # not S3: no multipart uploads
+    client = client.client
+    bucket = storage.bucket_name  # type: ignore[attr-defined]
+    location = str(getattr(storage, "location", "")).strip("/")
+    try:
+        for name in names:
+            key = f"{location}/{name}" if location else name
+            listing = client.list_multipart_uploads(Bucket=bucket, Prefix=key)
+            for upload in listing.get("Uploads", []):
+                if upload["Key"] == key:
+                    client.abort_multipart_upload(
+                        Bucket=bucket, Key=key, UploadId=upload["UploadId"]
+                    )
+    except Exception as exc:
+        if not _storage_fault(exc):
+            raise
+        return False
+    return True
 
 
 def delete_quietly(storage: Storage, names: Sequence[str]) -> None:
@@ -111,14 +169,18 @@ def _sha256(upload: UploadedFile) -> str:
     return digest.hexdigest()
 
 
-def _store_file(storage: Storage, uid: str, upload: UploadedFile) -> StoredFile:
+def _store_file(
+    storage: Storage, uid: str, upload: UploadedFile, attempted: list[str]
+) -> StoredFile:
     file_id = new_id()
     sha = _sha256(upload)  # before save(): local storage moves the temporary file
     claimed = (upload.content_type or "").strip()
     name = display_name(upload.name or "")
     size = int(upload.size or 0)
     upload.content_type = "text/csv"  # what the storage serves it as
-    path = storage.save(file_path(uid, file_id), upload)
+    attempted.append(file_path(uid, file_id))
+    with storage_errors("store an upload"):
+        path = storage.save(file_path(uid, file_id), upload)
     return StoredFile(
         id=file_id,
         name=name,
@@ -151,10 +213,11 @@ def upload_session_add_files(
     uid = current.uid if current is not None else new_id()
     storage = uploads_storage()
     stored: list[StoredFile] = []
+    attempted: list[str] = []
     replaced_analytics: list[str] = []
     try:
         for upload in files:
-            stored.append(_store_file(storage, uid, upload))
+            stored.append(_store_file(storage, uid, upload, attempted))
         if store is None:
             doc = UploadDocument.new(settings.SESSION_COOKIE_AGE)
             doc.uid, doc.files = uid, list(stored)
@@ -179,8 +242,12 @@ def upload_session_add_files(
                 return doc
 
             result = update_document(key, add)
-    except BaseException:
+    except BaseException as exc:
         delete_quietly(storage, [f.path for f in stored])
+        if isinstance(exc, StorageUnavailable):
+            # A save cut off half way can leave an open multipart upload
+            # (billed, invisible): abort it, now or once the store is back.
+            retry_until_done(lambda: abort_multipart_uploads(storage, attempted))
         raise
     delete_quietly(storage, replaced_analytics)
     logger.info(
@@ -227,9 +294,12 @@ def local_copy(storage: Storage, name: str) -> Iterator[str]:
             raise FileNotFoundError(name)
         yield path
         return
-    with tempfile.NamedTemporaryFile(
-        prefix="upload-", suffix=".csv", dir=settings.FILE_UPLOAD_TEMP_DIR
-    ) as tmp:
+    with (
+        tempfile.NamedTemporaryFile(
+            prefix="upload-", suffix=".csv", dir=settings.FILE_UPLOAD_TEMP_DIR
+        ) as tmp,
+        storage_errors("read an upload"),
+    ):
         with storage.open(name, "rb") as src:
             obj = getattr(src, "obj", None)
             if obj is not None and hasattr(obj, "download_fileobj"):

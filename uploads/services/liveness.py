@@ -9,7 +9,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from uploads.conf import conf
 from uploads.documents import RunProgress, UploadDocument, iso, now, parse_iso
@@ -61,6 +61,35 @@ def mark_timed_out(session_key: str, doc: UploadDocument) -> UploadDocument:
         timeout,
     )
     return session.doc
+
+
+#: Backoff of ``retry_until_done``: first and longest wait, in seconds.
+RETRY_FIRST, RETRY_LONGEST = 0.25, 2.0
+
+
+def retry_until_done(attempt: Callable[[], bool]) -> None:
+    """Run ``attempt`` now; while it answers False (the store is down), again
+    in a background thread with a short backoff, for at most
+    ``UPLOADS_PROCESSING_TIMEOUT`` seconds (the staleness rule covers what is
+    left after that). So what a storage outage interrupted is put right as
+    soon as the store is back, not an hour later."""
+    if attempt():
+        return
+
+    def loop() -> None:
+        deadline = time.monotonic() + conf.PROCESSING_TIMEOUT
+        wait = RETRY_FIRST
+        while time.monotonic() < deadline:
+            time.sleep(wait)
+            try:
+                if attempt():
+                    return
+            except Exception:
+                logger.exception("A retried clean-up failed; giving it up")
+                return
+            wait = min(wait * 2, RETRY_LONGEST)
+
+    threading.Thread(target=loop, name="uploads-retry", daemon=True).start()
 
 
 def require_run(doc: UploadDocument, run: str) -> None:

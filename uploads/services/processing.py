@@ -21,6 +21,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
 from django.tasks import task
 
+from sessions_blob.exceptions import StorageUnavailable
 from uploads.conf import conf
 from uploads.documents import (
     ErrorInfo,
@@ -41,13 +42,19 @@ from uploads.exceptions import (
     SessionNotFound,
 )
 from uploads.services.analytics import analytics_document
-from uploads.services.files import delete_quietly, local_copy, uploads_storage
+from uploads.services.files import (
+    delete_quietly,
+    local_copy,
+    storage_errors,
+    uploads_storage,
+)
 from uploads.services.liveness import (
     BUSY,
     ProgressRecorder,
     heartbeat,
     is_stale,
     require_run,
+    retry_until_done,
 )
 from uploads.services.sessions import upload_session_for
 from uploads.services.store import existing, update_document
@@ -267,14 +274,15 @@ def _run(session_key: str, session: UploadSession, run: str) -> UploadSession:
         report = ProgressRecorder(session_key, run, len(doc.files))
         with heartbeat(session_key, run):
             for index, stored in enumerate(doc.files, start=1):
-                profile, error = _profile_file(storage, doc, index, stored, report)
-                results.append((stored, profile, error))
+                profile, problem = _profile_file(storage, doc, index, stored, report)
+                results.append((stored, profile, problem))
         name = analytics_path(doc.uid)
-        storage.delete(name)  # a leftover of an earlier, failed run
         body = json.dumps(
             analytics_document(results), ensure_ascii=False, allow_nan=False
         ).encode()
-        saved = storage.save(name, ContentFile(body))
+        with storage_errors("store the analytics"):
+            storage.delete(name)  # a leftover of an earlier, failed run
+            saved = storage.save(name, ContentFile(body))
         errors = {stored.id: error for stored, _profile, error in results}
         try:
             session = update_document(
@@ -285,15 +293,28 @@ def _run(session_key: str, session: UploadSession, run: str) -> UploadSession:
             raise
     except (SessionNotFound, RunTakenOver):
         raise
+    except StorageUnavailable as exc:
+        # The store went away under the run: the caller gets 503 and may
+        # retry; the session is released (marked failed, files kept) now, or
+        # by a background retry as soon as the store is back.
+        logger.error(
+            "upload %s: the storage failed while processing: %s", doc.uid[:8], exc
+        )
+        failure: ErrorInfo = {
+            "code": "storage_unavailable",
+            "message": "The storage could not be reached while processing; the "
+            "files are kept. Process again.",
+        }
+        retry_until_done(lambda: _mark_failed(session_key, run, failure, saved))
+        raise
     except BaseException as exc:
         logger.exception("upload %s: processing failed", doc.uid[:8])
         reason = (
             f"Processing failed unexpectedly ({type(exc).__name__}); "
             "the files are kept."
         )
-        _mark_failed(session_key, run, {"code": "processing_error", "message": reason})
-        if saved is not None:
-            delete_quietly(storage, [saved])
+        broken: ErrorInfo = {"code": "processing_error", "message": reason}
+        retry_until_done(lambda: _mark_failed(session_key, run, broken, saved))
         if not isinstance(exc, Exception):
             raise
         raise ProcessingFailed(reason) from exc
@@ -306,7 +327,12 @@ def _run(session_key: str, session: UploadSession, run: str) -> UploadSession:
     return session
 
 
-def _mark_failed(session_key: str, run: str, error: ErrorInfo) -> None:
+def _mark_failed(
+    session_key: str, run: str, error: ErrorInfo, saved: str | None = None
+) -> bool:
+    """Record that ``run`` failed (and drop what it saved). True when done,
+    or nothing is left to do; False while the storage is unavailable."""
+
     def fail(doc: UploadDocument) -> None:
         if doc.status == "processing" and doc.run == run:
             doc.status, doc.error = "failed", error
@@ -316,5 +342,10 @@ def _mark_failed(session_key: str, run: str, error: ErrorInfo) -> None:
         update_document(session_key, existing(fail))
     except (SessionNotFound, RunTakenOver):
         pass  # deleted meanwhile, or taken over: nothing to mark
+    except StorageUnavailable:
+        return False
     except Exception:
         logger.exception("Could not mark the session failed")
+    if saved is not None:
+        delete_quietly(uploads_storage(), [saved])
+    return True
