@@ -2,7 +2,7 @@
 
 Input: the session document (for file sizes) and the analytics document of
 ``GET /api/sessions/{id}/analytics`` (one profile or error per file; the
-profile's shape is in ``uploads/profiling.py``'s docstring and
+profile's shape is in ``docs/profiling.md`` and
 ``docs/profile.schema.json``). Output: plain dicts and lists of already
 formatted strings and :mod:`analytics_site.charts` charts, so the templates
 stay free of logic.
