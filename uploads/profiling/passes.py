@@ -1,112 +1,113 @@
-"""The passes over the file: a sample to pick re-typing candidates, the wide
-first aggregate (counts, distincts, moments, casts, correlations, row
-hashes), re-typing text columns, date histograms, top values and the exact
-duplicate check."""
+"""The aggregate passes over the loaded table: a sample to pick re-typing
+candidates, the wide first aggregate (counts, markers, distincts, moments,
+casts, Pearson pairs, row hashes, missing cells by row range), re-typing text
+columns, top values, duplicate rows and sample rows."""
 
 # ruff: noqa: S608
 
 from __future__ import annotations
 
-import datetime as dt
-import os
+import math
 from collections.abc import Callable
 from typing import Any
 
 from uploads.profiling.limits import (
-    MAX_CORRELATION_COLUMNS,
-    QUANTILE_SAMPLE_BUDGET,
-    QUANTILE_SAMPLE_SIZE,
-    SNIFF_BYTES,
+    DUPLICATE_EXAMPLES,
+    EXTREME_VALUES,
+    RANDOM_SAMPLE_SEED,
     SNIFF_SAMPLE_ROWS,
 )
-from uploads.profiling.source import Column, Source, counted, settle_widened
-from uploads.profiling.sql import CANDIDATES, Database, Select, cast_test, kind_of, lit
+from uploads.profiling.source import EMPTY_CODE, FAILED_CODE, Column, Source
+from uploads.profiling.sql import CANDIDATES, Database, Select, cast_test
+
+NUMERIC = ("integer", "float")
+#: Counts that DuckDB returns as NULL over no rows.
+_COUNTS = frozenset(
+    {"nonnull", "empty", "distinct", "numeric", "n", "true", "false", "failed"}
+)
+#: Figures of a text column that stay when it is re-typed.
+_KEPT = ("nonnull", "empty", "markers", "numeric_markers")
+#: A float within noise of a decimal of this many digits is shown as it.
+_SHORT_DIGITS = 12
+#: Values listed per end of a numeric column to find its extreme values.
+_EXTREME_PROBE = 64
 
 
-def _safe(fn: Callable[[int], str], arg: int) -> str | None:
-    try:
-        return fn(arg)
-    except (OverflowError, ValueError):
-        return None
+def counted(stats: dict[str, Any]) -> dict[str, Any]:
+    """Counts as ints (DuckDB's count_if over no rows is NULL)."""
+    return {
+        k: int(v or 0) if k in _COUNTS or k.startswith("cast_") else v
+        for k, v in stats.items()
+    }
 
 
 class Passes:
-    """The aggregate passes of one profile, sharing the pairs' correlations."""
+    """The aggregate passes of one profile, sharing the Pearson pairs."""
 
     def __init__(
         self,
         db: Database,
         *,
         top_values: int,
-        bins: int,
         phase: Callable[[str], None],
+        numeric_markers: str,
+        correlation_columns: int,
     ) -> None:
         self.db = db
         self.top_k = top_values
-        self.bins = bins
         self.phase = phase
+        #: SQL list of the numeric-only markers ("" when there are none).
+        self.numeric_markers = numeric_markers
+        self.max_corr = correlation_columns
         self.corr: dict[tuple[int, int], float | None] = {}
-        self.sample_rate = 1.0
 
     def guess_candidates(self, src: Source) -> None:
         """Types that every sampled value of a text column casts to.
 
-        Only these casts are counted over the whole file in the first pass, so
+        Only these casts are counted over every row in the first pass, so
         obviously textual columns cost no cast attempts.
         """
-        texts = [c for c in src.columns if c.read_type == "VARCHAR"]
+        texts = [c for c in src.columns if c.is_text]
         if not texts:
             return
         sel = Select()
         handles = []
         for c in texts:
-            nonblank = sel.add(f"count(NULLIF({c.ref}, ''))")
+            x = self.castable(c)
+            nonblank = sel.add(f"count(NULLIF({x}, ''))")
             per = [
-                (kind, duck, sel.add(f"count_if({cast_test(c.ref, kind, duck)})"))
+                (kind, duck, sel.add(f"count_if({cast_test(x, kind, duck)})"))
                 for kind, duck in CANDIDATES
             ]
             handles.append((c, nonblank, per))
-        sample = f"(SELECT * FROM {src.read()} LIMIT {SNIFF_SAMPLE_ROWS})"
-        row = self.db.one(sel, sample)
+        row = self.db.one(sel, f"(SELECT * FROM data LIMIT {SNIFF_SAMPLE_ROWS})")
         for c, nonblank, per in handles:
             n = row[nonblank]
             c.cast_candidates = [(k, d) for k, d, h in per if n and row[h] == n]
 
-    def set_sampling(self, src: Source) -> None:
-        """Share of rows sampled (``random()``) to bracket quantiles.
+    def castable(self, c: Column) -> str:
+        """A text column's values without the numeric-only markers."""
+        if not self.numeric_markers:
+            return c.ref
+        marker = f"{c.ref} IN ({self.numeric_markers})"
+        return f"(CASE WHEN {marker} THEN NULL ELSE {c.ref} END)"
 
-        Aims at QUANTILE_SAMPLE_SIZE values per numeric column; rows are estimated
-        from the file size and the first 64 KiB's lines. A Bernoulli sample is
-        uniform over rows (DuckDB's reservoir sample is not, on sorted input, once
-        threads merge their reservoirs). The sample only steers the work: the
-        quantiles are exact whatever it holds.
-        """
-        numeric = sum(
-            1
-            for c in src.columns
-            if kind_of(c.read_type) in ("integer", "float")
-            or any(k in ("integer", "float") for k, _ in c.cast_candidates)
-        )
-        per_column = min(
-            QUANTILE_SAMPLE_SIZE, QUANTILE_SAMPLE_BUDGET // max(1, numeric)
-        )
-        size = os.path.getsize(src.path)
-        with open(src.path, "rb") as fh:
-            head = fh.read(SNIFF_BYTES)
-        lines = max(1, head.count(b"\n"))
-        est_rows = size * lines / max(1, len(head))
-        rate = per_column / max(1.0, est_rows)
-        self.sample_rate = min(1.0, rate)
-
+    # -- pass 1 ------------------------------------------------------------------
     def stats_exprs(
-        self, sel: Select, c: Column, src: Source, *, raw_text: bool
+        self, sel: Select, c: Column, rows: int, *, raw_text: bool
     ) -> dict[str, int]:
-        """Per-column aggregates; ``raw_text`` = figures of a VARCHAR column."""
+        """Per-column aggregates; ``raw_text`` = figures of a text column."""
         h: dict[str, int] = {}
         x = c.ref
         h["nonnull"] = sel.add(f"count({x})")
-        if c.read_type == "VARCHAR":
+        h["markers"] = sel.add(
+            f"histogram({c.code_ref}) FILTER (WHERE {c.code_ref} < {EMPTY_CODE})"
+        )
+        if c.is_text:
             h["empty"] = sel.add(f"count_if({x} = '')")
+        else:
+            h["empty"] = sel.add(f"count_if({c.code_ref} = {EMPTY_CODE})")
+            h["failed"] = sel.add(f"count_if({c.code_ref} = {FAILED_CODE})")
         if raw_text:
             nb = f"NULLIF({x}, '')"
             length = f"length({nb})"
@@ -115,31 +116,31 @@ class Passes:
             h["len_max"] = sel.add(f"max({length})")
             h["len_mean"] = sel.add(f"avg({length})")
             h["numeric"] = sel.add(f"count(TRY_CAST({nb} AS DOUBLE))")
+            if self.numeric_markers:
+                h["numeric_markers"] = sel.add(
+                    f"histogram({x}) FILTER (WHERE {x} IN ({self.numeric_markers}))"
+                )
+            castable = self.castable(c)
             for kind, duck in c.cast_candidates:
-                h["cast_" + kind] = sel.add(f"count_if({cast_test(x, kind, duck)})")
+                test = cast_test(castable, kind, duck)
+                h["cast_" + kind] = sel.add(f"count_if({test})")
             return h
         v = c.value_expr
         h["distinct"] = sel.add(f"count(DISTINCT {v})")
-        if c.kind in ("integer", "float"):
+        if c.kind in NUMERIC:
             n = c.num_expr
             h["n"] = sel.add(f"count({n})")
-            if c.kind == "integer":
-                h["min"] = sel.add(f"min({v})")
-                h["max"] = sel.add(f"max({v})")
-            else:
-                h["min"] = sel.add(f"min({n})")
-                h["max"] = sel.add(f"max({n})")
+            h["min"] = sel.add(f"min({v})" if c.kind == "integer" else f"min({n})")
+            h["max"] = sel.add(f"max({v})" if c.kind == "integer" else f"max({n})")
             h["mean"] = sel.add(f"avg({n})")
             h["std"] = sel.add(f"stddev_samp({n})")
             h["skew"] = sel.add(f"skewness({n})")
-            if c.widened == "integer":
-                h["fraction"] = sel.add(
-                    f"count_if(NOT isfinite({x}) OR {x} <> trunc({x}))"
-                )
-            pred = f"{n} IS NOT NULL"
-            if self.sample_rate < 1:
-                pred += f" AND random() < {self.sample_rate!r}"
-            h["sample"] = sel.add(f"list({n}) FILTER (WHERE {pred})")
+            h["low"] = sel.add(
+                f"min({v if c.kind == 'integer' else n}, {_EXTREME_PROBE})"
+            )
+            h["high"] = sel.add(
+                f"max({v if c.kind == 'integer' else n}, {_EXTREME_PROBE})"
+            )
         elif c.kind == "boolean":
             h["true"] = sel.add(f"count_if({v})")
             h["false"] = sel.add(f"count_if(NOT {v})")
@@ -149,38 +150,27 @@ class Passes:
             h["max"] = sel.add(f"CAST(max({v}) AS VARCHAR)")
             h["tmin"] = sel.add(f"min({t})")
             h["tmax"] = sel.add(f"max({t})")
-            if c.widened == "date":
-                h["timed"] = sel.add(f"count_if({x} <> date_trunc('day', {x}))")
         return h
 
-    def pass_one(self, src: Source) -> tuple[int, int, list[tuple[Any, ...]]]:
-        for c in src.columns:
-            c.kind = kind_of(c.read_type)
-            c.retyped = False
+    def pass_one(self, src: Source, rows: int) -> int:
+        """Every column's figures and the Pearson pairs; returns the number of
+        distinct rows (by 64-bit row hash)."""
         self.corr.clear()
         sel = Select()
-        rows_h = sel.add("count(*)")
-        hash_h = sel.add(f"count(DISTINCT {src.row_hash})")
+        hash_h = sel.add(
+            "count(DISTINCT hash(" + ", ".join(c.ref for c in src.columns) + "))"
+        )
         handles = [
-            (c, self.stats_exprs(sel, c, src, raw_text=c.read_type == "VARCHAR"))
+            (c, self.stats_exprs(sel, c, rows, raw_text=c.is_text and not c.retyped))
             for c in src.columns
         ]
-        numeric = [c for c in src.columns if c.kind in ("integer", "float")]
-        corr_h = self.corr_exprs(sel, numeric[:MAX_CORRELATION_COLUMNS])
-        self.db.fetch("DROP TABLE IF EXISTS profile_rejects")
-        self.db.fetch("DROP TABLE IF EXISTS profile_reject_scans")
-        row = self.db.one(sel, src.read(mode="store"))
+        numeric = [c for c in src.columns if c.kind in NUMERIC]
+        corr_h = self.corr_exprs(sel, numeric[: self.max_corr])
+        row = self.db.one(sel, "data")
         for c, h in handles:
             c.stats = counted({k: row[i] for k, i in h.items()})
-            settle_widened(c)
         self.corr.update({pair: row[h] for pair, h in corr_h.items()})
-        rejects = self.db.fetch(
-            "SELECT line, error_type, string_agg(DISTINCT column_name, ', '), "
-            "first(error_message ORDER BY column_idx), min(line_byte_position) "
-            "FROM profile_rejects "
-            "GROUP BY line, error_type ORDER BY line, error_type"
-        )
-        return int(row[rows_h]), int(row[hash_h]), rejects
+        return int(row[hash_h] or 0)
 
     def corr_exprs(
         self, sel: Select, cols: list[Column], only: set[int] | None = None
@@ -197,72 +187,86 @@ class Passes:
                 out[pair] = sel.add(f"corr({a.num_expr}, {b.num_expr})")
         return out
 
-    def retype(self, src: Source) -> None:
+    def retype(self, src: Source, rows: int) -> None:
         """Give text columns whose values all cast to one type that type."""
         retyped = []
         for c in src.columns:
-            if c.read_type != "VARCHAR":
+            if not c.is_text or c.retyped:
                 continue
             s = c.stats
+            markers = sum((s.get("numeric_markers") or {}).values())
             values = s["nonnull"] - s["empty"]
             for kind, _duck in c.cast_candidates:
-                if values and s.get("cast_" + kind) == values:
+                if values - markers and s.get("cast_" + kind) == values - markers:
                     c.kind, c.retyped = kind, True
+                    if kind in NUMERIC and markers:
+                        c.numeric_nulls = self.numeric_markers
                     retyped.append(c)
                     break
         if not retyped:
             return
         self.phase("aggregating")
         sel = Select()
-        handles = [(c, self.stats_exprs(sel, c, src, raw_text=False)) for c in retyped]
-        numeric = [c for c in src.columns if c.kind in ("integer", "float")]
+        handles = [(c, self.stats_exprs(sel, c, rows, raw_text=False)) for c in retyped]
+        numeric = [c for c in src.columns if c.kind in NUMERIC]
         corr_h = self.corr_exprs(
-            sel, numeric[:MAX_CORRELATION_COLUMNS], {c.index for c in retyped}
+            sel, numeric[: self.max_corr], {c.index for c in retyped}
         )
-        row = self.db.one(sel, src.read())
+        row = self.db.one(sel, "data")
         for c, h in handles:
-            keep = {"nonnull": c.stats["nonnull"], "empty": c.stats["empty"]}
+            keep: dict[str, Any] = {k: c.stats[k] for k in _KEPT if k in c.stats}
             c.stats = counted({**{k: row[i] for k, i in h.items()}, **keep})
         self.corr.update({pair: row[h] for pair, h in corr_h.items()})
 
-    def plan_histogram(self, sel: Select, c: Column) -> dict[str, Any] | None:
-        """Date/datetime histogram (numbers are planned by plan_numeric)."""
-        s = c.stats
-        if c.kind not in ("date", "datetime") or s.get("tmin") is None:
-            return None
-        lo, hi = int(s["tmin"]), int(s["tmax"])
-        if c.kind == "date":
-            # whole days: bins [lo + i*w, lo + (i+1)*w) of w days, last ends after hi
-            span = hi - lo + 1
-            width = -(-span // self.bins)
-            nb = -(-span // width)
-            ticks = [lo + i * width for i in range(nb + 1)]
-            epoch = dt.date(1970, 1, 1)
-            edges = [
-                _safe(lambda t: (epoch + dt.timedelta(days=t)).isoformat(), t)
-                for t in ticks
-            ]
-        else:
-            nb = self.bins if hi - lo >= self.bins else max(1, hi - lo)
-            ticks = [lo + round(i * (hi - lo) / nb) for i in range(nb)] + [hi]
-            epoch_dt = dt.datetime(1970, 1, 1)
-            edges = [
-                _safe(
-                    lambda t: (epoch_dt + dt.timedelta(microseconds=t)).isoformat(), t
-                )
-                for t in ticks
-            ]
-        if nb == 1:
-            return {
-                "edges": edges,
-                "fixed": [int(s["nonnull"]) - int(s.get("empty") or 0)],
-            }
-        bounds_i = [t - 1 for t in ticks[1:-1]]
-        lit = ", ".join(str(b) for b in bounds_i)
-        h = sel.add(f"histogram({c.time_expr}, [{lit}]::BIGINT[])")
-        return {"edges": edges, "bounds": bounds_i, "map": h}
+    # -- extreme values ------------------------------------------------------------
+    def extremes(self, cols: list[Column]) -> dict[int, dict[str, list[Any]]]:
+        """The smallest and largest distinct values of numeric columns.
 
-    def top_values_grouped(self, src: Source, cols: list[Column]) -> None:
+        Pass 1 listed the 64 smallest and largest values of each column; a
+        column whose ends are so tied that they hold fewer than 5 distinct
+        values is probed again past them (rarely more than a round). Their
+        counts come with the histograms (:meth:`extreme_counts`).
+        """
+        found: dict[int, dict[str, list[Any]]] = {}
+        todo: list[tuple[Column, str]] = []
+        for c in cols:
+            ends = found.setdefault(c.index, {})
+            for end, key in (("smallest", "low"), ("largest", "high")):
+                probe = c.stats.get(key) or []
+                ends[end] = _distinct_end(probe, reverse=end == "largest")
+                if len(ends[end]) < EXTREME_VALUES and len(probe) == _EXTREME_PROBE:
+                    todo.append((c, end))
+        for _round in range(EXTREME_VALUES):
+            if not todo:
+                break
+            sel = Select()
+            handles = []
+            for c, end in todo:
+                v = c.value_expr if c.kind == "integer" else c.num_expr
+                known = found[c.index][end]
+                if end == "smallest":
+                    expr = (
+                        f"min({v}, {_EXTREME_PROBE}) FILTER (WHERE {v} > {known[-1]!r})"
+                    )
+                else:
+                    expr = (
+                        f"max({v}, {_EXTREME_PROBE}) FILTER (WHERE {v} < {known[-1]!r})"
+                    )
+                handles.append((c, end, sel.add(expr)))
+            row = self.db.one(sel, "data")
+            todo = []
+            for c, end, h in handles:
+                probe = row[h] or []
+                ends = found[c.index]
+                ends[end] = (
+                    ends[end] + _distinct_end(probe, reverse=end == "largest")
+                )[:EXTREME_VALUES]
+                if len(ends[end]) < EXTREME_VALUES and len(probe) == _EXTREME_PROBE:
+                    todo.append((c, end))
+        return found
+
+    # -- top values ----------------------------------------------------------------
+    def top_values_grouped(self, cols: list[Column]) -> None:
         refs = ", ".join(c.ref for c in cols)
         sets = ", ".join(f"({c.ref})" for c in cols)
         if len(cols) > 1:
@@ -274,7 +278,7 @@ class Passes:
             value, gid, by_gid = cols[0].ref, "0", {0: cols[0]}
         sql = (
             f"SELECT gid, val, n FROM (SELECT {gid} AS gid, {value} AS val, "
-            f"count(*) AS n FROM {src.read()} GROUP BY GROUPING SETS ({sets})) "
+            f"count(*) AS n FROM data GROUP BY GROUPING SETS ({sets})) "
             "WHERE val IS NOT NULL AND val <> '' "
             "QUALIFY row_number() OVER (PARTITION BY gid ORDER BY n DESC, val) <= "
             f"{self.top_k} ORDER BY gid, n DESC, val"
@@ -284,17 +288,112 @@ class Passes:
         for gid_value, val, n in self.db.fetch(sql):
             by_gid[int(gid_value)].stats["top"].append({"value": val, "count": int(n)})
 
-    def exact_duplicates(self, src: Source) -> int:
-        """Rows equal to an earlier row, checked on the rows whose hashes collide."""
+    # -- duplicates and samples -------------------------------------------------------
+    def duplicates(self, src: Source) -> tuple[int, list[dict[str, Any]]]:
+        """Rows equal to an earlier row (checked exactly on the rows whose
+        hashes collide), and the first duplicated rows with their counts."""
         refs = ", ".join(c.ref for c in src.columns)
-        read = src.read()
-        fields = ", ".join(
-            f"{lit('c' + str(i))}: {c.ref}" for i, c in enumerate(src.columns)
-        )
         sql = (
-            f"WITH h AS (SELECT hash({refs}) AS h FROM {read} GROUP BY 1 "
-            "HAVING count(*) > 1) "
-            f"SELECT count(*) - count(DISTINCT {{{fields}}}) FROM {read} "
-            f"WHERE hash({refs}) IN (SELECT h FROM h)"
+            f"WITH h AS (SELECT hash({refs}) AS h FROM data GROUP BY 1 "
+            "HAVING count(*) > 1), "
+            f"g AS (SELECT {refs}, count(*) AS n, min(rowid) AS first FROM data "
+            f"WHERE hash({refs}) IN (SELECT h FROM h) GROUP BY ALL HAVING n > 1) "
+            f"SELECT (SELECT coalesce(sum(n - 1), 0) FROM g), * FROM g "
+            f"ORDER BY first LIMIT {DUPLICATE_EXAMPLES}"
         )
-        return int(self.db.fetch(sql)[0][0])
+        found = self.db.fetch(sql)
+        if not found:
+            return 0, []
+        width = len(src.columns)
+        examples = [
+            {
+                "count": int(r[1 + width]),
+                "firstRow": int(r[2 + width]) + 1,
+                "cells": [
+                    cell_text(c, v)
+                    for c, v in zip(src.columns, r[1 : 1 + width], strict=True)
+                ],
+            }
+            for r in found
+        ]
+        return int(found[0][0]), examples
+
+    def samples(
+        self, src: Source, rows: int, head: int, random_rows: int
+    ) -> tuple[list[list[str | None]], list[dict[str, Any]]]:
+        """The first ``head`` rows, and ``random_rows`` others drawn at random
+        (a fixed seed: the same file gives the same rows), in file order."""
+        refs = ", ".join(c.value_expr for c in src.columns)
+        out_head: list[list[str | None]] = []
+        if head:
+            for r in self.db.fetch(
+                f"SELECT {refs} FROM data ORDER BY rowid LIMIT {head}"
+            ):
+                out_head.append(cells(src.columns, r))
+        out_random: list[dict[str, Any]] = []
+        if random_rows and rows > head:
+            sql = (
+                f"SELECT rowid, {refs} FROM (SELECT rowid, * FROM data "
+                f"WHERE rowid >= {head}) USING SAMPLE reservoir({random_rows} ROWS) "
+                f"REPEATABLE ({RANDOM_SAMPLE_SEED}) ORDER BY rowid"
+            )
+            for r in self.db.fetch(sql):
+                out_random.append(
+                    {
+                        "row": int(r[0]) + 1,
+                        "cells": [
+                            cell_text(c, v)
+                            for c, v in zip(src.columns, r[1:], strict=True)
+                        ],
+                    }
+                )
+        return out_head, out_random
+
+
+def _distinct_end(values: list[Any], *, reverse: bool) -> list[Any]:
+    seen = sorted({v for v in values if v is not None and _finite(v)}, reverse=reverse)
+    return seen[:EXTREME_VALUES]
+
+
+def _finite(value: Any) -> bool:
+    return not isinstance(value, float) or math.isfinite(value)
+
+
+def float_text(value: float) -> str:
+    """The shortest text of a double, without binary noise: a value within
+    noise of a decimal of at most 12 significant digits is that decimal
+    (``6.0760000000000005`` is ``6.076``, ``0.30000000000000004`` is ``0.3``);
+    others keep every digit (``6.907755278982137``)."""
+    if not math.isfinite(value):
+        return str(value)
+    short = f"{value:.15g}"
+    digits = short.split("e")[0].replace("-", "").replace(".", "").strip("0")
+    text = short if len(digits) <= _SHORT_DIGITS else repr(value)
+    if "e" not in text and "." not in text:
+        text += ".0"
+    return text
+
+
+def cells(cols: list[Column], values: Any) -> list[str | None]:
+    return [cell_text(c, v) for c, v in zip(cols, values, strict=True)]
+
+
+def cell_text(c: Column, value: Any) -> str | None:
+    """A cell for people: numbers without float noise (15 significant
+    digits, as spreadsheets show them), ISO dates, true/false."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return float_text(value)
+    if c.kind == "datetime" and not isinstance(value, str):
+        text = value.isoformat()
+        if c.timezone:
+            text = text.replace("+00:00", "Z")
+        return text
+    if not isinstance(value, str):
+        return value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return value

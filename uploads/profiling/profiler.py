@@ -1,9 +1,8 @@
-"""Orchestration: which pass runs when, on which reading of the file.
+"""Orchestration: sniff, read the file once into a table, run the passes over
+that table, hand the figures to :mod:`uploads.profiling.document`.
 
-:func:`profile_csv` opens a private DuckDB connection and work directory;
-:class:`Profiler` sniffs, transcodes when needed, runs the passes (again when
-a pass shows the sniffer was wrong) and hands the figures to
-:mod:`uploads.profiling.document`.
+:func:`profile_csv` opens a private DuckDB database (in memory, spilling to a
+private work directory) and removes both afterwards.
 """
 
 # ruff: noqa: S608
@@ -19,7 +18,8 @@ from typing import Any
 
 import duckdb
 
-from uploads.profiling import document
+from uploads.profiling import correlations, document
+from uploads.profiling.distributions import Distributions
 from uploads.profiling.encoding import (
     Encoding,
     check_late_bytes,
@@ -27,12 +27,23 @@ from uploads.profiling.encoding import (
     transcode_file,
 )
 from uploads.profiling.errors import ProfileError
-from uploads.profiling.limits import MAX_CORRELATION_COLUMNS, REJECTS_STORE_LIMIT
-from uploads.profiling.passes import Passes
-from uploads.profiling.quantiles import QuantileFinder, Region, binned
-from uploads.profiling.rejects import Reject, cast_columns, listed_rejects
+from uploads.profiling.limits import (
+    MAX_CORRELATION_COLUMNS,
+    MAX_SAMPLE_ROWS,
+    MISSING_RANGES,
+    RANDOM_SAMPLE_SEED,
+    REJECTS_STORE_LIMIT,
+    SPEARMAN_SAMPLE_ROWS,
+)
+from uploads.profiling.load import load, marker_list
+from uploads.profiling.markers import NullMarkers
+from uploads.profiling.passes import NUMERIC, Passes
+from uploads.profiling.rejects import Reject, listed_rejects
 from uploads.profiling.source import Column, Source, sniff_dialect
-from uploads.profiling.sql import CANDIDATES, Database, Select
+from uploads.profiling.sql import Database, lit
+
+#: Reads of the file before giving up on fixing the sniffer's types.
+_MAX_LOADS = 4
 
 
 class Profiler:
@@ -47,7 +58,9 @@ class Profiler:
         top_values: int,
         histogram_bins: int,
         sample_rows: int,
+        random_rows: int,
         max_rejects: int,
+        null_markers: NullMarkers,
         progress: Callable[[str], None] | None,
     ) -> None:
         self.original = path
@@ -55,15 +68,24 @@ class Profiler:
         self.workdir = workdir
         self.top_k = max(0, top_values)
         self.bins = max(1, histogram_bins)
-        self.sample_n = max(0, sample_rows)
+        self.head_n = min(MAX_SAMPLE_ROWS, max(0, sample_rows))
+        self.random_n = min(MAX_SAMPLE_ROWS, max(0, random_rows))
         self.max_rejects = max(0, max_rejects)
+        self.markers = null_markers
         self._progress = progress
         self.approximate: set[str] = set()
         self.lossy = False
+        numeric_markers = ", ".join(lit(m) for m in null_markers.numeric_only)
         self.passes = Passes(
-            self.db, top_values=self.top_k, bins=self.bins, phase=self.phase
+            self.db,
+            top_values=self.top_k,
+            phase=self.phase,
+            numeric_markers=numeric_markers,
+            correlation_columns=MAX_CORRELATION_COLUMNS,
         )
-        self.quantiles = QuantileFinder(self.db, bins=self.bins, phase=self.phase)
+        self.distributions = Distributions(
+            self.db, bins=self.bins, top_values=self.top_k
+        )
 
     def phase(self, name: str) -> None:
         if self._progress is not None:
@@ -73,108 +95,123 @@ class Profiler:
         self.phase("sniffing")
         enc = sniff_bytes(self.original)
         path = self.transcode(enc) if enc.transcode else self.original
-        src = self.prepare(path)
+        src = self.sniff(path)
         rows, distinct_rows = 0, 0
         rejects: list[Reject] = []
-        for _attempt in range(4):
-            rows, distinct_rows, rejects = self.passes.pass_one(src)
+        for attempt in range(_MAX_LOADS):
+            self.phase("reading")
+            rows, rejects = load(self.db, src, self.markers)
             invalid = [int(r[4] or 0) for r in rejects if r[1] == "INVALID ENCODING"]
             if invalid and not enc.transcode:
                 check_late_bytes(self.original, min(invalid))
                 enc = Encoding("cp1252", "utf-8", fallback=True)
-                src = self.prepare(self.transcode(enc))
+                src = self.sniff(self.transcode(enc))
                 continue
-            if not self.widen(src, rejects):
+            self.phase("aggregating")
+            self.passes.guess_candidates(src)
+            distinct_rows = self.passes.pass_one(src, rows)
+            failed = [c for c in src.columns if c.stats.get("failed")]
+            header = self.header_of_numbers(src, rows)
+            if header:
+                src.dialect.header = True
+                for c, name in zip(src.columns, header, strict=True):
+                    c.name = name
+                continue
+            if not failed or attempt == _MAX_LOADS - 1:
                 break
-        self.passes.retype(src)
+            for c in failed:  # a later value does not fit the sniffed type
+                c.stored, c.kind, c.timezone = "VARCHAR", "text", False
+        self.passes.retype(src, rows)
         cols = src.columns
 
         self.phase("distributions")
-        self.distributions(src, cols)
-
+        numeric = [c for c in cols if c.kind in NUMERIC and c.stats.get("n")]
         texts = [c for c in cols if c.kind == "text" and c.stats.get("distinct")]
+        unique_texts = [c for c in texts if _all_distinct(c)]
+        extremes = self.passes.extremes(numeric)
+        self.distributions.run(cols, rows, extremes, unique_texts)
+        self.phase("quantiles")
+        self.distributions.quantiles(numeric)
+
         grouped = [c for c in texts if not _all_distinct(c)] if self.top_k else []
         if grouped:
             self.phase("top_values")
-            self.passes.top_values_grouped(src, grouped)
+            self.passes.top_values_grouped(grouped)
+
+        self.phase("correlations")
+        corr = self.correlations(cols, rows)
 
         duplicates = rows - distinct_rows
+        examples: list[dict[str, Any]] = []
         if duplicates:
             self.phase("duplicates")
-            duplicates = self.passes.exact_duplicates(src)
+            duplicates, examples = self.passes.duplicates(src)
 
         self.phase("sampling")
-        samples = self.sample(src)
-        return self.document(enc, src, rows, duplicates, rejects, samples)
+        head, random_rows = self.passes.samples(src, rows, self.head_n, self.random_n)
+        return self.document(
+            enc, src, rows, duplicates, examples, rejects, corr, head, random_rows
+        )
 
-    def prepare(self, path: str) -> Source:
-        """Sniff ``path`` and plan pass 1 over it."""
-        src = sniff_dialect(self.db, path)
-        self.passes.guess_candidates(src)
-        self.passes.set_sampling(src)
-        self.phase("aggregating")
-        return src
+    def header_of_numbers(self, src: Source, rows: int) -> list[str] | None:
+        """The first row, when it is a header that DuckDB's sniffer missed
+        because its names read as numbers (years as column names: "1960",
+        ...): every cell filled and distinct, and every decimal column's
+        first cell a whole number written without a decimal point."""
+        floats = [c for c in src.columns if c.kind == "float" and not c.is_text]
+        if src.dialect.header or rows < 2 or not floats:
+            return None
+        first = src.read_first_row()
+        cells = self.db.fetch(first)
+        if not cells:
+            return None
+        names = [str(v) if v is not None else "" for v in cells[0]]
+        if "" in names or len(set(names)) != len(names):
+            return None
+        if all(names[c.index].strip().lstrip("+-").isdigit() for c in floats):
+            return names
+        return None
 
-    def widen(self, src: Source, rejects: list[Reject]) -> bool:
-        """Read wider the columns pass 1 showed to be mistyped; True if any."""
-        cast_cols = cast_columns(rejects)
-        bad = [
-            c for c in src.columns if c.name in cast_cols and c.read_type != "VARCHAR"
-        ]
-        for c in bad:  # a later value does not fit the sniffed type
-            c.read_type, c.widened = "VARCHAR", ""
-            c.cast_candidates = list(CANDIDATES)
-        # integers beyond 2**53 are not exact as doubles: re-read as sniffed
-        giant = [
-            c
-            for c in src.columns
-            if c.widened == "integer"
-            and c.kind == "integer"
-            and c.stats.get("min") is not None
-            and max(abs(c.stats["min"]), abs(c.stats["max"])) >= 2**53
-        ]
-        for c in giant:
-            c.read_type, c.widened = c.sniffed, ""
-        return bool(bad or giant)
+    def sniff(self, path: str) -> Source:
+        markers = (*self.markers.everywhere, *self.markers.numeric_only)
+        return sniff_dialect(self.db, path, markers)
 
-    def distributions(self, src: Source, cols: list[Column]) -> None:
-        """Pass 2: histograms, quantile brackets, the first values of
-        all-distinct text columns; then the quantile refinement passes."""
-        numeric = [
-            c for c in cols if c.kind in ("integer", "float") and c.stats.get("n")
-        ]
-        unique_texts = [
-            c
-            for c in cols
-            if c.kind == "text" and c.stats.get("distinct") and _all_distinct(c)
-        ]
-        sel = Select()
-        hist_plans = {c.index: self.passes.plan_histogram(sel, c) for c in cols}
-        num_plans = {c.index: self.quantiles.plan_numeric(sel, c) for c in numeric}
-        min_h = {}
-        if self.top_k:
-            for c in unique_texts:  # every count is 1: the first values in order
-                min_h[c.index] = sel.add(f"min(NULLIF({c.ref}, ''), {self.top_k})")
-        row: tuple[Any, ...] = self.db.one(sel, src.read()) if sel.exprs else ()
-        for c in cols:
-            plan = hist_plans[c.index]
-            if plan is not None:
-                counts = plan.get("fixed") or binned(row[plan["map"]], plan["bounds"])
-                c.stats["histogram"] = {"edges": plan["edges"], "counts": counts}
-            if c.index in min_h:
-                c.stats["top"] = [{"value": v, "count": 1} for v in row[min_h[c.index]]]
-        regions: list[Region] = []
-        for c in numeric:
-            regions += self.quantiles.finish_numeric(c, num_plans[c.index], row)
-        self.quantiles.refine(src, regions)
-
-    def sample(self, src: Source) -> list[list[Any]]:
-        """The first ``sample_rows`` kept rows, as read (all text)."""
-        if not self.sample_n:
-            return []
-        read = src.read(all_varchar=True)
-        sql = f"SELECT * FROM {read} LIMIT {self.sample_n}"
-        return [list(r) for r in self.db.fetch(sql)]
+    def correlations(self, cols: list[Column], rows: int) -> dict[str, Any]:
+        numeric = [c for c in cols if c.kind in NUMERIC]
+        used, omitted = (
+            numeric[:MAX_CORRELATION_COLUMNS],
+            numeric[MAX_CORRELATION_COLUMNS:],
+        )
+        source = "data"
+        if rows > SPEARMAN_SAMPLE_ROWS and len(used) > 1:
+            # ranking is a sort per column and pair: past this many rows,
+            # Spearman is computed on a uniform sample (fixed seed)
+            refs = ", ".join(c.ref for c in used)
+            self.db.fetch(
+                f"CREATE OR REPLACE TEMP TABLE spearman_rows AS SELECT {refs} "
+                f"FROM data USING SAMPLE reservoir({SPEARMAN_SAMPLE_ROWS} ROWS) "
+                f"REPEATABLE ({RANDOM_SAMPLE_SEED})"
+            )
+            source = "spearman_rows"
+            self.approximate.add("spearman")
+        rho = correlations.spearman(self.db, used, rows, source)
+        pearson = self.passes.corr
+        pairs = correlations.flagged_pairs(self.db, used, pearson, rho)
+        flagged = {name for p in pairs for name in (p["x"], p["y"])}
+        for c in used:
+            c.stats["correlated"] = c.name in flagged
+        return {
+            "columns": [c.name for c in used],
+            "pearson": correlations.matrix(
+                used, pearson, [bool(c.stats.get("std")) for c in used]
+            ),
+            "spearman": correlations.matrix(
+                used, rho, [int(c.stats.get("distinct") or 0) > 1 for c in used]
+            ),
+            "omitted": [c.name for c in omitted],
+            "threshold": correlations.CORRELATION_THRESHOLD,
+            "pairs": pairs,
+        }
 
     def document(
         self,
@@ -182,31 +219,43 @@ class Profiler:
         src: Source,
         rows: int,
         duplicates: int,
+        examples: list[dict[str, Any]],
         rejects: list[Reject],
-        samples: list[list[Any]],
+        corr: dict[str, Any],
+        head: list[list[str | None]],
+        random_rows: list[dict[str, Any]],
     ) -> dict[str, Any]:
+        names = {c.raw_ref: c.name for c in src.columns}
         rejected_count, rejected = listed_rejects(
-            src.path, rejects, rows=rows, limit=self.max_rejects
+            src.path, rejects, rows=rows, limit=self.max_rejects, names=names
         )
         if rejected_count >= REJECTS_STORE_LIMIT:
-            self.approximate.add("rejected_count")
-        cols = src.columns
-        corr_cols = [c for c in cols if c.kind in ("integer", "float")][
-            :MAX_CORRELATION_COLUMNS
-        ]
+            self.approximate.add("rejectedCount")
+        markers = marker_list(self.markers)
+        columns = []
+        for c in src.columns:
+            entry = document.column_doc(c, rows, markers)
+            if c.stats.get("correlated"):
+                entry["warnings"].append("correlated")
+            columns.append(entry)
         return document.assemble(
             encoding=enc.name,
-            lossy=self.lossy,
-            source=src,
-            rows=rows,
-            duplicates=duplicates,
-            rejected_count=rejected_count,
-            rejected_rows=rejected,
-            columns=[
-                document.column_doc(c, rows, self.quantiles.quantiles(c)) for c in cols
-            ],
-            correlations=document.correlation_matrix(corr_cols, self.passes.corr),
-            samples=samples,
+            lossyDecode=self.lossy,
+            delimiter=src.dialect.delimiter,
+            quote=src.dialect.quote,
+            hasHeader=src.dialect.header,
+            rowCount=rows,
+            columnCount=len(columns),
+            nullMarkers=self.markers.as_document(),
+            duplicateRows=duplicates,
+            duplicateExamples=examples,
+            rejectedCount=rejected_count,
+            rejectedRows=rejected,
+            columns=columns,
+            missing=document.missing_overview(src.columns, rows, MISSING_RANGES),
+            correlations=corr,
+            sampleRows=head,
+            randomRows=random_rows,
             approximate=self.approximate,
         )
 
@@ -230,17 +279,22 @@ def profile_csv(
     top_values: int = 10,
     histogram_bins: int = 20,
     sample_rows: int = 5,
+    random_rows: int = 5,
     max_rejects: int = 100,
+    null_markers: NullMarkers | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Profile the CSV file at ``path`` and return the profile document.
 
     ``memory_limit`` and ``threads`` bound DuckDB (it spills to a private temporary
-    directory beyond the limit). ``top_values``, ``histogram_bins`` and
-    ``sample_rows`` size those parts of the document; ``max_rejects`` caps the
-    listed rejected rows (``rejected_count`` is the total). ``progress`` is called
-    with each phase name: sniffing, transcoding, aggregating, distributions,
-    quantiles, top_values, duplicates, sampling, done.
+    directory beyond the limit). ``top_values`` and ``histogram_bins`` size those
+    parts of the document; ``sample_rows`` (the first rows) and ``random_rows``
+    (rows drawn at random) are each at most 100; ``max_rejects`` caps the listed
+    rejected rows (``rejectedCount`` is the total). ``null_markers`` changes the
+    default null markers (:class:`~uploads.profiling.markers.NullMarkers`).
+    ``progress`` is called with each phase name: sniffing, transcoding, reading,
+    aggregating, distributions, quantiles, top_values, correlations, duplicates,
+    sampling, done.
 
     Raises :class:`ProfileError` for files that cannot be profiled.
     """
@@ -256,11 +310,13 @@ def profile_csv(
                     "temp_directory": os.path.join(workdir, "spill"),
                     "autoinstall_known_extensions": False,
                     "autoload_known_extensions": False,
+                    "preserve_insertion_order": True,
                 },
             )
         except duckdb.Error as exc:
             raise ValueError(f"invalid DuckDB settings: {exc}") from exc
         con.execute("SET enable_progress_bar = false")  # no bars on stderr
+        con.execute("SET TimeZone = 'UTC'")  # TIMESTAMPTZ values read as UTC
         with contextlib.suppress(duckdb.Error):
             # DuckDB 2.0 rewrites count(DISTINCT) next to other aggregates into a
             # materialised CTE, which doubles the cost of the wide first pass.
@@ -272,7 +328,9 @@ def profile_csv(
             top_values=top_values,
             histogram_bins=histogram_bins,
             sample_rows=sample_rows,
+            random_rows=random_rows,
             max_rejects=max_rejects,
+            null_markers=null_markers or NullMarkers(),
             progress=progress,
         )
         doc = profiler.run()

@@ -1,5 +1,5 @@
-"""Rows the parser rejected: structural errors kept, cast noise dropped, each
-listed with its physical line in the file."""
+"""Rows the parser rejected, each listed with its physical line in the file
+and the columns it concerns."""
 
 from __future__ import annotations
 
@@ -37,25 +37,19 @@ def physical_lines(path: str, positions: list[int]) -> dict[int, int]:
     return out
 
 
-def cast_columns(rejects: list[Reject]) -> set[str]:
-    """Columns with a value that does not fit the sniffed type, on a row that
-    is otherwise well-formed (such a column is re-read as text)."""
-    broken = {r[0] for r in rejects if r[1] != "CAST"}
-    return {
-        name.strip()
-        for r in rejects
-        if r[1] == "CAST" and r[2] and r[0] not in broken
-        for name in str(r[2]).split(",")
-    }
-
-
 def listed_rejects(
-    path: str, rejects: list[Reject], *, rows: int, limit: int
+    path: str,
+    rejects: list[Reject],
+    *,
+    rows: int,
+    limit: int,
+    names: dict[str, str],
 ) -> tuple[int, list[dict[str, Any]]]:
     """The number of rejected rows and the first ``limit`` as {line, reason}.
 
     A file of which no row could be read while some were rejected is a
-    ``parse_error`` naming the first rejected line.
+    ``parse_error`` naming the first rejected line. ``names`` maps the
+    load's column names (``r<i>``) to the file's.
     """
     # a malformed row's cast errors are noise next to its structural error
     broken = {r[0] for r in rejects if r[1] != "CAST"}
@@ -74,6 +68,7 @@ def listed_rejects(
     for _record, etype, colnames, message, position in listed:
         reason = f"{etype}: {message}"
         if colnames:
-            reason += f" (column {colnames})"
+            shown = [names.get(n.strip(), n.strip()) for n in str(colnames).split(",")]
+            reason += f" (column {', '.join(shown)})"
         out.append({"line": lines[int(position or 0)], "reason": reason})
     return count, out

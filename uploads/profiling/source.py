@@ -1,5 +1,5 @@
-"""What is read: the CSV dialect, the columns with their read and logical
-types, and the ``read_csv`` call every pass scans."""
+"""What is read: the CSV dialect, the columns with their stored and logical
+types, and the ``read_csv`` call that the load scans (once)."""
 
 # ruff: noqa: S608
 
@@ -12,33 +12,59 @@ import duckdb
 
 from uploads.profiling.errors import ProfileError
 from uploads.profiling.limits import MAX_COLUMNS, REJECTS_STORE_LIMIT, SNIFF_SAMPLE_ROWS
-from uploads.profiling.sql import CANDIDATES, Database, ident, kind_of, lit
+from uploads.profiling.sql import CANDIDATES, Database, kind_of, lit
+
+#: Marker codes kept beside each typed value (``m<i>``): 1.. a marker's place
+#: in the marker list, EMPTY a quoted empty string, FAILED a value that does
+#: not fit the column's type (the column is then read again as text).
+EMPTY_CODE = 254
+FAILED_CODE = 255
 
 
 @dataclass
 class Column:
+    """One column: ``ref`` is its value in the loaded table (``c<i>``), typed
+    unless ``stored`` is VARCHAR; ``kind`` its logical type."""
+
     index: int
     name: str
     sniffed: str  # DuckDB type from the sniffer
-    read_type: str  # type passed to read_csv
+    stored: str = "VARCHAR"  # DuckDB type of the loaded value
     kind: str = "text"  # logical type
-    retyped: bool = False  # read as VARCHAR, cast in SQL
-    widened: str = ""  # "integer" read as DOUBLE, "date" read as TIMESTAMP
+    retyped: bool = False  # stored as VARCHAR, cast in SQL
+    timezone: bool = False  # TIMESTAMP WITH TIME ZONE (read as UTC)
+    #: SQL list of the numeric-only markers, read as missing once a text
+    #: column is re-typed as numbers.
+    numeric_nulls: str = ""
     cast_candidates: list[tuple[str, str]] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ref(self) -> str:
-        return ident(self.name)
+        return f"c{self.index}"
+
+    @property
+    def code_ref(self) -> str:
+        return f"m{self.index}"
+
+    @property
+    def raw_ref(self) -> str:
+        return f"r{self.index}"
+
+    @property
+    def is_text(self) -> bool:
+        return self.stored == "VARCHAR"
 
     @property
     def value_expr(self) -> str:
         """Typed SQL expression of the column's values (NULL for blanks)."""
-        if self.read_type == "VARCHAR" and self.kind != "text":
+        if self.is_text and self.kind != "text":
             duck = dict(CANDIDATES)[self.kind]
-            return f"TRY_CAST(NULLIF({self.ref}, '') AS {duck})"
-        if self.kind == "date" and self.read_type != "DATE":
-            return f"CAST({self.ref} AS DATE)"
+            inner = f"NULLIF({self.ref}, '')"
+            if self.kind in ("integer", "float") and self.numeric_nulls:
+                inner = f"CASE WHEN {self.ref} IN ({self.numeric_nulls}) "
+                inner += f"THEN NULL ELSE NULLIF({self.ref}, '') END"
+            return f"TRY_CAST({inner} AS {duck})"
         return self.ref
 
     @property
@@ -55,6 +81,16 @@ class Column:
         if self.kind == "date":
             return f"({self.value_expr} - DATE '1970-01-01')"
         return f"epoch_us({self.value_expr})"
+
+    @property
+    def missing_expr(self) -> str:
+        """True where the cell is missing: empty, a marker, or a quoted ''."""
+        if self.is_text:
+            markers = ""
+            if self.kind in ("integer", "float") and self.numeric_nulls:
+                markers = f" OR {self.ref} IN ({self.numeric_nulls})"
+            return f"({self.ref} IS NULL OR {self.ref} = ''{markers})"
+        return f"{self.ref} IS NULL"
 
 
 @dataclass
@@ -74,16 +110,11 @@ class Source:
     dialect: Dialect
     columns: list[Column]
 
-    @property
-    def row_hash(self) -> str:
-        return "hash(" + ", ".join(c.ref for c in self.columns) + ")"
-
-    def read(self, *, mode: str = "ignore", all_varchar: bool = False) -> str:
+    def read(self) -> str:
+        """``read_csv`` of the file, every column as text (``r<i>``), storing
+        the rows it rejects; the load casts."""
         d = self.dialect
-        if all_varchar:
-            cols = ", ".join(f"{lit(c.name)}: 'VARCHAR'" for c in self.columns)
-        else:
-            cols = ", ".join(f"{lit(c.name)}: {lit(c.read_type)}" for c in self.columns)
+        cols = ", ".join(f"{lit(c.raw_ref)}: 'VARCHAR'" for c in self.columns)
         opts = [
             "auto_detect=false",
             f"delim={lit(d.delimiter)}",
@@ -94,73 +125,35 @@ class Source:
             f"columns={{{cols}}}",
             "allow_quoted_nulls=false",
             "strict_mode=true",
+            "store_rejects=true",
+            "rejects_table='profile_rejects'",
+            "rejects_scan='profile_reject_scans'",
+            f"rejects_limit={REJECTS_STORE_LIMIT}",
         ]
-        if d.date_format:
-            opts.append(f"dateformat={lit(d.date_format)}")
-        if d.timestamp_format:
-            opts.append(f"timestampformat={lit(d.timestamp_format)}")
-        if mode == "store":
-            opts += [
-                "store_rejects=true",
-                "rejects_table='profile_rejects'",
-                "rejects_scan='profile_reject_scans'",
-                f"rejects_limit={REJECTS_STORE_LIMIT}",
-            ]
-        else:
-            opts.append("ignore_errors=true")
         return f"read_csv({lit(self.path)}, {', '.join(opts)})"
 
-
-def settle_widened(c: Column) -> None:
-    """Type of a column read wider than sniffed, from the pass-1 checks."""
-    s = c.stats
-    if c.widened == "integer" and not s.get("fraction"):
-        c.kind = "integer"
-        for key in ("min", "max"):
-            if s.get(key) is not None:
-                s[key] = int(s[key])
-    elif c.widened == "date" and not s.get("timed"):
-        c.kind = "date"
-        for key in ("min", "max"):
-            if s.get(key) is not None:
-                s[key] = s[key][:10]
-        for key in ("tmin", "tmax"):
-            if s.get(key) is not None:
-                s[key] = s[key] // 86_400_000_000
+    def read_first_row(self) -> str:
+        """A query of the first line after the skipped ones, as text."""
+        d = self.dialect
+        cols = ", ".join(f"{lit(c.raw_ref)}: 'VARCHAR'" for c in self.columns)
+        return (
+            f"SELECT * FROM read_csv({lit(self.path)}, auto_detect=false, "
+            f"delim={lit(d.delimiter)}, quote={lit(d.quote)}, "
+            f"escape={lit(d.escape)}, skip={d.skip}, header=false, "
+            f"columns={{{cols}}}, ignore_errors=true) LIMIT 1"
+        )
 
 
-_COUNTS = frozenset(
-    {
-        "nonnull",
-        "empty",
-        "distinct",
-        "numeric",
-        "n",
-        "true",
-        "false",
-        "fraction",
-        "timed",
-    }
-)
-
-
-def counted(stats: dict[str, Any]) -> dict[str, Any]:
-    """Counts as ints (DuckDB's count_if over no rows is NULL)."""
-    return {
-        k: int(v or 0) if k in _COUNTS or k.startswith("cast_") else v
-        for k, v in stats.items()
-    }
-
-
-def sniff_dialect(db: Database, path: str) -> Source:
+def sniff_dialect(db: Database, path: str, null_markers: tuple[str, ...]) -> Source:
     """Dialect and column types from DuckDB's ``sniff_csv`` (lenient, so that a
-    few ragged rows do not derail it); columns that DuckDB would silently
-    round or cut are read wider and checked in the first pass."""
+    few ragged rows do not derail it; null markers do not make a column text).
+    """
+    nullstr = ", ".join(lit(m) for m in ("", *null_markers))
     sql = (
         "SELECT Delimiter, Quote, Escape, SkipRows, HasHeader, Columns, "
         "DateFormat, TimestampFormat FROM sniff_csv("
         f"{lit(path)}, ignore_errors=true, allow_quoted_nulls=false, "
-        f"sample_size={SNIFF_SAMPLE_ROWS})"
+        f"nullstr=[{nullstr}], sample_size={SNIFF_SAMPLE_ROWS})"
     )
     try:
         row = db.con.execute(sql).fetchall()[0]
@@ -180,16 +173,13 @@ def sniff_dialect(db: Database, path: str) -> Source:
     cols = []
     for i, c in enumerate(columns):
         sniffed = str(c["type"]).upper()
+        column = Column(i, str(c["name"]), sniffed)
         kind = kind_of(sniffed)
-        column = Column(i, str(c["name"]), sniffed, sniffed)
-        # DuckDB's reader rounds a later "9.5" into a BIGINT column and cuts
-        # a later "2024-01-02 10:00" to a DATE, silently: read wider, check
-        if kind == "integer":
-            column.read_type, column.widened = "DOUBLE", "integer"
-        elif kind == "date" and not datef:
-            column.read_type, column.widened = "TIMESTAMP", "date"
-        elif kind == "text":
-            column.read_type = "VARCHAR"
+        if kind != "text":
+            column.stored, column.kind = _STORED[kind], kind
+            column.timezone = sniffed == "TIMESTAMP WITH TIME ZONE"
+            if column.timezone:
+                column.stored = "TIMESTAMPTZ"
         cols.append(column)
     dialect = Dialect(
         delimiter=delim,
@@ -201,3 +191,28 @@ def sniff_dialect(db: Database, path: str) -> Source:
         timestamp_format=tsf or None,
     )
     return Source(path, dialect, cols)
+
+
+_STORED = {
+    "integer": "BIGINT",
+    "float": "DOUBLE",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "datetime": "TIMESTAMP",
+}
+
+
+def typed_value(c: Column, raw: str, dialect: Dialect) -> str:
+    """SQL casting the raw text ``raw`` of a typed column; NULL if it does not
+    fit (DuckDB would round ``9.5`` into a BIGINT and cut ``2024-01-02 10:00``
+    to a DATE, so those are refused here)."""
+    if c.stored == "BIGINT":
+        plain = f"strpos({raw}, '.') = 0 AND strpos(lower({raw}), 'e') = 0"
+        return f"CASE WHEN {plain} THEN TRY_CAST({raw} AS BIGINT) END"
+    if c.stored == "DATE":
+        if dialect.date_format:
+            return f"CAST(try_strptime({raw}, {lit(dialect.date_format)}) AS DATE)"
+        return f"CASE WHEN length({raw}) <= 10 THEN TRY_CAST({raw} AS DATE) END"
+    if c.stored == "TIMESTAMP" and dialect.timestamp_format:
+        return f"try_strptime({raw}, {lit(dialect.timestamp_format)})"
+    return f"TRY_CAST({raw} AS {c.stored})"
