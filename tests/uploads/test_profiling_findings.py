@@ -362,3 +362,18 @@ def test_strongly_correlated_pairs_are_flagged_with_a_grid(tmp_path: Path) -> No
     assert "correlated" in col(doc, "x")["warnings"]
     assert "correlated" not in col(doc, "noise")["warnings"]
     assert doc["correlations"]["threshold"] == 0.7
+
+
+def test_spearman_of_a_large_file_is_sampled_and_says_so(tmp_path: Path) -> None:
+    n = 200_500
+    xs = [(k * 7919) % 100_003 for k in range(n)]
+    ys = [x + (k * 31) % 5_000 for k, x in enumerate(xs)]
+    lines = "\n".join(f"{x},{y}" for x, y in zip(xs, ys, strict=True))
+    doc = profile(write(tmp_path, "x,y\n" + lines + "\n"), sample_rows=0, random_rows=0)
+    assert "spearman" in doc["approximate"] and "spearman" not in doc["exact"]
+    assert "pearson" in doc["exact"]
+    exact = statistics.correlation(xs, ys, method="ranked")
+    assert doc["correlations"]["spearman"][0][1] == pytest.approx(exact, abs=0.01)
+    assert doc["correlations"]["pearson"][0][1] == pytest.approx(
+        statistics.correlation(xs, ys)
+    )

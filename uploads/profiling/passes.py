@@ -23,10 +23,20 @@ from uploads.profiling.sql import CANDIDATES, Database, Select, cast_test
 NUMERIC = ("integer", "float")
 #: Counts that DuckDB returns as NULL over no rows.
 _COUNTS = frozenset(
-    {"nonnull", "empty", "distinct", "numeric", "n", "true", "false", "failed"}
+    {
+        "nonnull",
+        "empty",
+        "distinct",
+        "numeric",
+        "n",
+        "true",
+        "false",
+        "failed",
+        "marked",
+    }
 )
 #: Figures of a text column that stay when it is re-typed.
-_KEPT = ("nonnull", "empty", "markers", "numeric_markers")
+_KEPT = ("nonnull", "empty", "marked", "markers", "numeric_markers")
 #: A float within noise of a decimal of this many digits is shown as it.
 _SHORT_DIGITS = 12
 #: Values listed per end of a numeric column to find its extreme values.
@@ -100,9 +110,8 @@ class Passes:
         h: dict[str, int] = {}
         x = c.ref
         h["nonnull"] = sel.add(f"count({x})")
-        h["markers"] = sel.add(
-            f"histogram({c.code_ref}) FILTER (WHERE {c.code_ref} < {EMPTY_CODE})"
-        )
+        # how many markers; which ones only where there are some (marker_counts)
+        h["marked"] = sel.add(f"count_if({c.code_ref} < {EMPTY_CODE})")
         if c.is_text:
             h["empty"] = sel.add(f"count_if({x} = '')")
         else:
@@ -170,7 +179,24 @@ class Passes:
         for c, h in handles:
             c.stats = counted({k: row[i] for k, i in h.items()})
         self.corr.update({pair: row[h] for pair, h in corr_h.items()})
+        self.marker_counts(src.columns)
         return int(row[hash_h] or 0)
+
+    def marker_counts(self, cols: list[Column]) -> None:
+        """Cells per marker code, of the columns holding markers."""
+        marked = [c for c in cols if c.stats.get("marked")]
+        if not marked:
+            return
+        sel = Select()
+        handles = {
+            c.index: sel.add(
+                f"histogram({c.code_ref}) FILTER (WHERE {c.code_ref} < {EMPTY_CODE})"
+            )
+            for c in marked
+        }
+        row = self.db.one(sel, "data")
+        for c in marked:
+            c.stats["markers"] = row[handles[c.index]]
 
     def corr_exprs(
         self, sel: Select, cols: list[Column], only: set[int] | None = None

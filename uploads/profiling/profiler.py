@@ -187,10 +187,11 @@ class Profiler:
             # ranking is a sort per column and pair: past this many rows,
             # Spearman is computed on a uniform sample (fixed seed)
             refs = ", ".join(c.ref for c in used)
+            share = 100 * SPEARMAN_SAMPLE_ROWS / rows
             self.db.fetch(
                 f"CREATE OR REPLACE TEMP TABLE spearman_rows AS SELECT {refs} "
-                f"FROM data USING SAMPLE reservoir({SPEARMAN_SAMPLE_ROWS} ROWS) "
-                f"REPEATABLE ({RANDOM_SAMPLE_SEED})"
+                f"FROM data USING SAMPLE {share!r}% "
+                f"(bernoulli, {RANDOM_SAMPLE_SEED})"
             )
             source = "spearman_rows"
             self.approximate.add("spearman")
