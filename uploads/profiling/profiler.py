@@ -96,7 +96,7 @@ class Profiler:
         enc = sniff_bytes(self.original)
         path = self.transcode(enc) if enc.transcode else self.original
         src = self.sniff(path)
-        rows, distinct_rows = 0, 0
+        rows = 0
         rejects: list[Reject] = []
         for attempt in range(_MAX_LOADS):
             self.phase("reading")
@@ -109,7 +109,7 @@ class Profiler:
                 continue
             self.phase("aggregating")
             self.passes.guess_candidates(src)
-            distinct_rows = self.passes.pass_one(src, rows)
+            self.passes.pass_one(src, rows)
             failed = [c for c in src.columns if c.stats.get("failed")]
             header = self.header_of_numbers(src, rows)
             if header:
@@ -141,11 +141,8 @@ class Profiler:
         self.phase("correlations")
         corr = self.correlations(cols, rows)
 
-        duplicates = rows - distinct_rows
-        examples: list[dict[str, Any]] = []
-        if duplicates:
-            self.phase("duplicates")
-            duplicates, examples = self.passes.duplicates(src)
+        self.phase("duplicates")
+        duplicates, examples = self.passes.duplicates(src, rows)
 
         self.phase("sampling")
         head, random_rows = self.passes.samples(src, rows, self.head_n, self.random_n)
