@@ -106,9 +106,17 @@ class Passes:
 
     # -- pass 1 ------------------------------------------------------------------
     def stats_exprs(
-        self, sel: Select, c: Column, rows: int, *, raw_text: bool
+        self,
+        sel: Select,
+        c: Column,
+        rows: int,
+        *,
+        raw_text: bool,
+        finite: dict[int, str] | None = None,
     ) -> dict[str, int]:
-        """Per-column aggregates; ``raw_text`` = figures of a text column."""
+        """Per-column aggregates; ``raw_text`` = figures of a text column;
+        ``finite``: columns of the source holding a float column's finite
+        values (computed once per row instead of once per aggregate)."""
         h: dict[str, int] = {}
         x = c.ref
         h["nonnull"] = sel.add(f"count({x})")
@@ -144,7 +152,7 @@ class Passes:
         v = c.value_expr
         h["distinct"] = sel.add(f"count(DISTINCT {v})")
         if c.kind in NUMERIC:
-            n = c.num_expr
+            n = (finite or {}).get(c.index) or c.num_expr
             h["n"] = sel.add(f"count({n})")
             h["min"] = sel.add(f"min({v})" if c.kind == "integer" else f"min({n})")
             h["max"] = sel.add(f"max({v})" if c.kind == "integer" else f"max({n})")
@@ -172,13 +180,24 @@ class Passes:
         """Every column's figures and the Pearson pairs."""
         self.corr.clear()
         sel = Select()
+        floats = [c for c in src.columns if c.kind == "float" and not c.is_text]
+        finite = {c.index: f"f{c.index}" for c in floats}
+        source = "data"
+        if floats:
+            extra = ", ".join(f"{c.num_expr} AS f{c.index}" for c in floats)
+            source = f"(SELECT *, {extra} FROM data)"
         handles = [
-            (c, self.stats_exprs(sel, c, rows, raw_text=c.is_text and not c.retyped))
+            (
+                c,
+                self.stats_exprs(
+                    sel, c, rows, raw_text=c.is_text and not c.retyped, finite=finite
+                ),
+            )
             for c in src.columns
         ]
         numeric = [c for c in src.columns if c.kind in NUMERIC]
-        corr_h = self.corr_exprs(sel, numeric[: self.max_corr])
-        row = self.db.one(sel, "data")
+        corr_h = self.corr_exprs(sel, numeric[: self.max_corr], finite=finite)
+        row = self.db.one(sel, source)
         for c, h in handles:
             c.stats = counted({k: row[i] for k, i in h.items()})
         self.corr.update({pair: row[h] for pair, h in corr_h.items()})
@@ -201,9 +220,14 @@ class Passes:
             c.stats["markers"] = row[handles[c.index]]
 
     def corr_exprs(
-        self, sel: Select, cols: list[Column], only: set[int] | None = None
+        self,
+        sel: Select,
+        cols: list[Column],
+        only: set[int] | None = None,
+        finite: dict[int, str] | None = None,
     ) -> dict[tuple[int, int], int]:
         """corr() of column pairs not computed yet (with a column in ``only``)."""
+        num = {c.index: (finite or {}).get(c.index) or c.num_expr for c in cols}
         out = {}
         for i, a in enumerate(cols):
             for b in cols[i + 1 :]:
@@ -212,7 +236,7 @@ class Passes:
                     continue
                 if only is not None and not ({a.index, b.index} & only):
                     continue
-                out[pair] = sel.add(f"corr({a.num_expr}, {b.num_expr})")
+                out[pair] = sel.add(f"corr({num[a.index]}, {num[b.index]})")
         return out
 
     def retype(self, src: Source, rows: int) -> None:
@@ -250,48 +274,45 @@ class Passes:
     def extremes(self, cols: list[Column]) -> dict[int, dict[str, list[Any]]]:
         """The smallest and largest distinct values of numeric columns.
 
-        Pass 1 listed the 16 smallest and largest values of each column; a
-        column whose ends are so tied that they hold fewer than 5 distinct
-        values is probed again past them (rarely more than a round). Their
-        counts come with the histograms (:meth:`extreme_counts`).
+        Pass 1 listed the 16 smallest and largest values of each column: when
+        each end holds 5 distinct values, those are the extremes and their
+        counts come with the histograms (``Distributions.run``). A column
+        whose ends are more tied than that (integers repeated thousands of
+        times) is grouped by value once, which gives values and counts.
         """
         found: dict[int, dict[str, list[Any]]] = {}
-        todo: list[tuple[Column, str]] = []
         for c in cols:
-            ends = found.setdefault(c.index, {})
-            for end, key in (("smallest", "low"), ("largest", "high")):
-                probe = c.stats.get(key) or []
-                ends[end] = _distinct_end(probe, reverse=end == "largest")
-                if len(ends[end]) < EXTREME_VALUES and len(probe) == _EXTREME_PROBE:
-                    todo.append((c, end))
-        for _round in range(EXTREME_VALUES):
-            if not todo:
-                break
-            sel = Select()
-            handles = []
-            for c, end in todo:
-                v = c.value_expr if c.kind == "integer" else c.num_expr
-                known = found[c.index][end]
-                if end == "smallest":
-                    expr = (
-                        f"min({v}, {_EXTREME_PROBE}) FILTER (WHERE {v} > {known[-1]!r})"
-                    )
-                else:
-                    expr = (
-                        f"max({v}, {_EXTREME_PROBE}) FILTER (WHERE {v} < {known[-1]!r})"
-                    )
-                handles.append((c, end, sel.add(expr)))
-            row = self.db.one(sel, "data")
-            todo = []
-            for c, end, h in handles:
-                probe = row[h] or []
-                ends = found[c.index]
-                ends[end] = (
-                    ends[end] + _distinct_end(probe, reverse=end == "largest")
-                )[:EXTREME_VALUES]
-                if len(ends[end]) < EXTREME_VALUES and len(probe) == _EXTREME_PROBE:
-                    todo.append((c, end))
+            ends = {
+                end: _distinct_end(c.stats.get(key) or [], reverse=end == "largest")
+                for end, key in (("smallest", "low"), ("largest", "high"))
+            }
+            tied = any(
+                len(ends[end]) < EXTREME_VALUES
+                and len(c.stats.get(key) or []) == _EXTREME_PROBE
+                for end, key in (("smallest", "low"), ("largest", "high"))
+            )
+            if tied:
+                c.stats["extremes"] = self.grouped_extremes(c)
+            else:
+                found[c.index] = ends
         return found
+
+    def grouped_extremes(self, c: Column) -> dict[str, list[dict[str, Any]]]:
+        v = c.value_expr if c.kind == "integer" else c.num_expr
+        k = EXTREME_VALUES
+        sql = (
+            f"WITH g AS MATERIALIZED (SELECT {v} AS v, count(*) AS n FROM data "
+            f"WHERE {v} IS NOT NULL GROUP BY 1) "
+            f"(SELECT 0, v, n FROM g ORDER BY v LIMIT {k}) UNION ALL "
+            f"(SELECT 1, v, n FROM g ORDER BY v DESC LIMIT {k})"
+        )
+        out: dict[str, list[dict[str, Any]]] = {"smallest": [], "largest": []}
+        for end, value, n in self.db.fetch(sql):
+            key = "largest" if end else "smallest"
+            out[key].append({"value": value, "count": int(n)})
+        out["smallest"].sort(key=lambda e: e["value"])
+        out["largest"].sort(key=lambda e: e["value"], reverse=True)
+        return out
 
     # -- top values ----------------------------------------------------------------
     def top_values_grouped(self, cols: list[Column]) -> None:
