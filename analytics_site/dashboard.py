@@ -330,6 +330,7 @@ def _correlations(data: dict[str, Any] | None, anchor: str) -> dict[str, Any] | 
                 "rows": _matrix(columns, data.get(kind) or []),
             }
             for kind, label in (("pearson", "Pearson"), ("spearman", "Spearman"))
+            if data.get(kind)
         ],
         "omitted": data.get("omitted") or [],
         "threshold": fmt_num(data.get("threshold")),
@@ -350,6 +351,51 @@ def _missing(profile: dict[str, Any], rows: int) -> GridChart | None:
     )
 
 
+#: Keys of profile schema 1 (snake_case) and their schema-2 names.
+_V1_KEYS = {
+    "schema_version": "schemaVersion",
+    "lossy_decode": "lossyDecode",
+    "has_header": "hasHeader",
+    "row_count": "rowCount",
+    "column_count": "columnCount",
+    "duplicate_rows": "duplicateRows",
+    "rejected_count": "rejectedCount",
+    "rejected_rows": "rejectedRows",
+    "sample_rows": "sampleRows",
+    "null_count": "nullCount",
+    "null_share": "nullShare",
+    "empty_count": "emptyCount",
+    "distinct_count": "distinctCount",
+    "top_values": "topValues",
+    "true_count": "trueCount",
+    "false_count": "falseCount",
+}
+
+
+def upgrade_profile(profile: dict[str, Any]) -> dict[str, Any]:
+    """A schema-1 profile (stored before the switch to camelCase, in a session
+    that is still live) read as schema 2; other profiles unchanged. Only keys
+    are renamed: values (column names, cells) are the file's."""
+    if profile.get("schema_version") != "1":
+        return profile
+
+    def renamed(part: dict[str, Any]) -> dict[str, Any]:
+        return {_V1_KEYS.get(k, k): v for k, v in part.items()}
+
+    out = renamed(profile)
+    out["columns"] = [renamed(c) for c in profile.get("columns") or []]
+    out["approximate"] = [_V1_KEYS.get(k, k) for k in profile.get("approximate") or []]
+    corr = profile.get("correlations") or {}
+    out["correlations"] = {
+        "columns": corr.get("columns") or [],
+        "pearson": corr.get("matrix") or [],
+        "spearman": [],
+        "omitted": [],
+        "pairs": [],
+    }
+    return out
+
+
 def file_view(index: int, entry: dict[str, Any], size: int | None) -> dict[str, Any]:
     """One file of the analytics document: summary, columns, extras."""
     view: dict[str, Any] = {
@@ -360,6 +406,8 @@ def file_view(index: int, entry: dict[str, Any], size: int | None) -> dict[str, 
         "profile": None,
     }
     profile = entry.get("profile")
+    if profile:
+        profile = upgrade_profile(profile)
     if not profile:
         if view["error"] is None:
             view["error"] = file_error(

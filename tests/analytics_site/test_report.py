@@ -51,3 +51,56 @@ def test_names_from_the_file_are_escaped(tmp_path: Path) -> None:
 def test_a_document_that_is_not_a_profile_is_refused() -> None:
     with pytest.raises(ValueError, match="not a profile"):
         render_profile_report({"files": []}, file_name="x.csv")
+
+
+def test_a_schema_1_profile_still_renders() -> None:
+    """Sessions processed before the switch to camelCase keep their stored
+    schema-1 profiles until they expire: the dashboard reads them."""
+    v1 = {
+        "schema_version": "1",
+        "encoding": "utf-8",
+        "lossy_decode": False,
+        "delimiter": ",",
+        "has_header": True,
+        "row_count": 3,
+        "column_count": 2,
+        "duplicate_rows": 1,
+        "rejected_count": 0,
+        "rejected_rows": [],
+        "columns": [
+            {
+                "name": "score",
+                "type": "float",
+                "null_count": 1,
+                "empty_count": 0,
+                "distinct_count": 2,
+                "min": 1.5,
+                "max": 2.5,
+                "mean": 2.0,
+                "std": 0.7,
+                "quantiles": None,
+                "histogram": {"edges": [1.5, 2.5], "counts": [2]},
+                "warnings": [],
+            },
+            {
+                "name": "city",
+                "type": "text",
+                "null_count": 0,
+                "empty_count": 0,
+                "distinct_count": 2,
+                "top_values": [{"value": "Oslo", "count": 2}],
+                "length": {"min": 4, "max": 4, "mean": 4.0},
+                "warnings": [],
+            },
+        ],
+        "correlations": {"columns": ["score"], "matrix": [[1.0]]},
+        "sample_rows": [["1.5", "Oslo"]],
+        "exact": [],
+        "approximate": [],
+    }
+    html = render_profile_report(v1, file_name="old.csv")
+    assert "<dt>Rows</dt><dd>3</dd>" in html
+    assert "<dt>Duplicate rows</dt><dd>1" in html
+    assert "Most frequent values of city" in html
+    assert "Distribution of score" in html
+    assert "No data rows" not in html
