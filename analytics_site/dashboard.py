@@ -11,6 +11,7 @@ stay free of logic.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from django.template.defaultfilters import filesizeformat
@@ -84,7 +85,7 @@ _ENCODINGS = {
 _CORRELATION_BUCKETS = ((0.6, "3"), (0.3, "2"), (0.1, "1"))
 
 
-def file_error(error: dict[str, Any] | None) -> dict[str, str] | None:
+def file_error(error: Mapping[str, Any] | None) -> dict[str, str] | None:
     if not error:
         return None
     code = str(error.get("code", ""))
@@ -514,11 +515,11 @@ def dashboard_context(
 ) -> dict[str, Any]:
     """``sizes``: the session's file sizes by file id (the analytics lack them)."""
     files = [
-        file_view(i, entry, sizes.get(entry.get("file_id")))
+        file_view(i, entry, sizes.get(entry.get("fileId")))
         for i, entry in enumerate(analytics.get("files") or [], start=1)
     ]
     return {
         "files": files,
         "failed_count": sum(1 for f in files if f["error"]),
-        "generated_at": _moment(analytics.get("generated_at")),
+        "generated_at": _moment(analytics.get("generatedAt")),
     }

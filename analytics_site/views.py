@@ -22,13 +22,14 @@ from analytics_site.dashboard import dashboard_context, file_error
 from uploads import services
 from uploads.conf import conf
 from uploads.documents import (
-    Progress,
+    EMPTY_STATUS_MESSAGE,
     UploadDocument,
     UploadSession,
+    file_badge,
     parse_iso,
-    progress_message,
+    status_message,
 )
-from uploads.errors import ApiError
+from uploads.exceptions import AnalyticsNotReady, UploadError
 
 #: Stands for the session id in URL templates handed to the page's script.
 _ID = "SESSION_ID"
@@ -47,75 +48,37 @@ def _current(request: HttpRequest) -> tuple[UploadSession | None, bool]:
     return UploadSession(key=key, doc=doc), False
 
 
-def _status_text(status: str, count: int, progress: Progress | None = None) -> str:
-    """What the upload page says about the session (upload.js says the same)."""
-    files = f"{count} file{'s' if count != 1 else ''}"
-    if status == "processing" and progress:
-        return f"Processing. {progress_message(progress)}…"
-    return {
-        "uploaded": f"{files} uploaded and ready to process.",
-        "queued": "Queued: waiting for a worker…",
-        "processing": f"Processing {files}…",
-        "completed": "Completed. The dashboard is ready.",
-        "failed": (
-            "Processing failed. Add other files and process again, or start over."
-        ),
-    }.get(status, "Add CSV files to begin.")
-
-
 def _session_context(session: UploadSession | None) -> dict[str, Any]:
     if session is None:
         return {
             "session": None,
             "status": "",
             "files": [],
-            "status_text": _status_text("", 0),
+            "status_text": EMPTY_STATUS_MESSAGE,
         }
     doc = session.doc
+    rows = []
+    for index, f in enumerate(doc.files, start=1):
+        state, badge = file_badge(doc, index)
+        rows.append(
+            {
+                "file": {
+                    "id": f.id,
+                    "name": f.name,
+                    "size": f.size,
+                    "error": file_error(f.error),
+                },
+                "state": state,
+                "badge": badge,
+            }
+        )
     return {
         "session": session,
         "status": doc.status,
-        "status_text": _status_text(doc.status, len(doc.files), doc.progress),
+        "status_text": status_message(doc),
         "session_error": doc.error,
         "expires_at": parse_iso(doc.expires_at),
-        "files": [
-            _file_row(
-                f.id,
-                f.name,
-                f.size,
-                f.error,
-                doc.status,
-                current=bool(doc.progress and doc.progress["file"] == index),
-            )
-            for index, f in enumerate(doc.files, start=1)
-        ],
-    }
-
-
-def _file_row(
-    file_id: str,
-    name: str,
-    size: int,
-    error: Any,
-    status: str,
-    *,
-    current: bool = False,
-) -> dict[str, Any]:
-    """A row of the upload list; its badge reads as upload.js's ``syncFiles``."""
-    if error:
-        state, badge = "error", "Not profiled"
-    elif status == "completed":
-        state, badge = "profiled", "Profiled"
-    elif status == "queued":
-        state, badge = "uploaded", "Queued"
-    elif status == "processing":
-        state, badge = "uploaded", "Profiling…" if current else "Processing"
-    else:
-        state, badge = "uploaded", "Uploaded"
-    return {
-        "file": {"id": file_id, "name": name, "size": size, "error": file_error(error)},
-        "state": state,
-        "badge": badge,
+        "files": rows,
     }
 
 
@@ -126,6 +89,7 @@ def home(request: HttpRequest) -> HttpResponse:
     context = {
         **_session_context(session),
         "expired": expired,
+        "empty_status": EMPTY_STATUS_MESSAGE,
         "max_file_size": conf.MAX_FILE_SIZE,
         "max_files": conf.MAX_FILES,
         "csrf_cookie_name": settings.CSRF_COOKIE_NAME,
@@ -154,9 +118,9 @@ def session_dashboard(request: HttpRequest, session_id: str) -> HttpResponse:
         return redirect("home")  # not processed yet: the upload page shows why
     try:
         analytics = services.upload_session_analytics(session_key=session_id)
-    except ApiError as exc:
-        if exc.code == "analytics_not_ready":
-            return redirect("home")
+    except AnalyticsNotReady:
+        return redirect("home")
+    except UploadError:
         return _missing(request)
     sizes = {f.id: f.size for f in session.doc.files}
     context = {

@@ -13,18 +13,21 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sessions_blob.conf import conf
-from sessions_blob.listing import batched, object_id_of, session_objects, split_by_age
-from sessions_blob.records import CorruptRecord, SessionRecord
+from sessions_blob.listing import (
+    batched,
+    object_id_of,
+    read_pool,
+    session_objects,
+    split_by_age,
+)
+from sessions_blob.records import CorruptRecord, SessionRecord, now
 from sessions_blob.signals import DeletedSession, send_sessions_deleted
 from sessions_blob.stores import ObjectInfo, ObjectStore, object_store
 
 logger = logging.getLogger("sessions_blob")
-
-READ_WORKERS = 8
 
 
 @dataclass
@@ -46,12 +49,12 @@ class ClearResult:
         )
 
 
-def _is_expired(store: ObjectStore, info: ObjectInfo, now: dt.datetime) -> bool:
+def _is_expired(store: ObjectStore, info: ObjectInfo, at: dt.datetime) -> bool:
     found = store.read(info.name)
     if found is None:  # deleted meanwhile (another cleaner, a logout)
         return False
     try:
-        return SessionRecord.from_bytes(found.data).is_expired(now)
+        return SessionRecord.from_bytes(found.data).is_expired(at)
     except CorruptRecord:
         # Unreadable objects go once they are older than any session can live.
         return False
@@ -61,7 +64,7 @@ def clear_expired_sessions(
     *,
     dry_run: bool = False,
     progress: Callable[[ClearResult], None] | None = None,
-    now: dt.datetime | None = None,
+    at: dt.datetime | None = None,
     budget: float | None = None,
 ) -> ClearResult:
     """Delete every expired session; with ``budget`` (seconds), stop after the
@@ -72,30 +75,29 @@ def clear_expired_sessions(
     started = time.monotonic()
     store = object_store()
     engine = configured_engine() or SessionStore
-    now = now or dt.datetime.now(dt.UTC)
+    at = at or now()
     result = ClearResult(dry_run=dry_run)
-    with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
-        for batch in batched(session_objects(store), conf.CLEAR_BATCH_SIZE):
-            result.examined += len(batch)
-            expired, undecided = split_by_age(batch, now)
-            result.read += len(undecided)
-            verdicts = pool.map(lambda info: _is_expired(store, info, now), undecided)
-            expired += [
-                info for info, gone in zip(undecided, verdicts, strict=True) if gone
-            ]
-            result.expired += len(expired)
-            if expired and not dry_run:
-                result.delete_calls += store.delete_many(info.name for info in expired)
-                result.deleted += len(expired)
-                oids = [object_id_of(info) for info in expired]
-                engine.forget(oids)
-                send_sessions_deleted(
-                    engine, [DeletedSession(oid) for oid in oids], "expired"
-                )
-            if progress is not None:
-                progress(result)
-            if budget is not None and time.monotonic() - started > budget:
-                result.stopped_early = True
-                break
+    for batch in batched(session_objects(store), conf.CLEAR_BATCH_SIZE):
+        result.examined += len(batch)
+        expired, undecided = split_by_age(batch, at)
+        result.read += len(undecided)
+        verdicts = read_pool().map(lambda info: _is_expired(store, info, at), undecided)
+        expired += [
+            info for info, gone in zip(undecided, verdicts, strict=True) if gone
+        ]
+        result.expired += len(expired)
+        if expired and not dry_run:
+            result.delete_calls += store.delete_many(info.name for info in expired)
+            result.deleted += len(expired)
+            oids = [object_id_of(info) for info in expired]
+            engine.forget(oids)
+            send_sessions_deleted(
+                engine, [DeletedSession(oid) for oid in oids], "expired"
+            )
+        if progress is not None:
+            progress(result)
+        if budget is not None and time.monotonic() - started > budget:
+            result.stopped_early = True
+            break
     logger.debug("clearsessions: %s", result.summary())
     return result

@@ -10,32 +10,34 @@ payload is never decoded.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.auth import SESSION_KEY as USER_KEY
 from django.core import signing
 
 from sessions_blob.backends import configured_engine
 from sessions_blob.conf import conf
 from sessions_blob.crypto import unseal
-from sessions_blob.listing import batched, object_id_of, session_objects, split_by_age
+from sessions_blob.listing import (
+    batched,
+    object_id_of,
+    read_pool,
+    session_objects,
+    split_by_age,
+)
 from sessions_blob.records import (
     KEY_HINT_LENGTH,
     CorruptRecord,
     SessionRecord,
     is_valid_session_key,
+    now,
     object_id,
     object_id_from_name,
     object_name_for_id,
 )
 from sessions_blob.stores import ObjectInfo, ObjectStore, object_store
-
-#: Objects read at once when a page or a scan needs their contents.
-READ_WORKERS = 8
+from sessions_blob.user_index import user_of
 
 LIVE, EXPIRED, CORRUPT, TAMPERED, MISSING = (
     "live",
@@ -44,10 +46,6 @@ LIVE, EXPIRED, CORRUPT, TAMPERED, MISSING = (
     "tampered",
     "missing",
 )
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def is_object_id(value: object) -> bool:
@@ -92,8 +90,7 @@ class SessionObject:
 
     @property
     def user_id(self) -> str | None:
-        user = (self.data or {}).get(USER_KEY)
-        return None if user is None else str(user)
+        return user_of(self.data or {})
 
     @property
     def is_live(self) -> bool:
@@ -158,21 +155,6 @@ def decode(
 
 # -- reading --------------------------------------------------------------------
 
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def pool() -> ThreadPoolExecutor:
-    """Threads kept for the process: each keeps its storage connection warm."""
-    global _pool
-    if _pool is None:
-        with _pool_lock:
-            if _pool is None:
-                _pool = ThreadPoolExecutor(
-                    max_workers=READ_WORKERS, thread_name_prefix="sessions_blob"
-                )
-    return _pool
-
 
 def read(
     oid: str,
@@ -211,7 +193,7 @@ def read_many(
             return read(item, store=store, at=at)
         return read(object_id_of(item), store=store, info=item, at=at)
 
-    return list(pool().map(one, list(items)))
+    return list(read_pool().map(one, list(items)))
 
 
 @dataclass

@@ -18,6 +18,8 @@ import math
 from typing import Any
 
 from sessions_blob.conf import conf
+from sessions_blob.exceptions import StorageUnavailable
+from sessions_blob.stores import ObjectStore, object_store
 
 RULE_ID_PREFIX = "sessions-blob-expire"
 
@@ -34,12 +36,9 @@ def default_days() -> int:
     return minimum_days() + 1
 
 
-def _s3_store() -> Any:
-    from sessions_blob.stores import object_store
-    from sessions_blob.stores.s3 import S3ObjectStore
-
+def _store() -> ObjectStore:
     store = object_store()
-    if not isinstance(store, S3ObjectStore):
+    if not store.supports_lifecycle:
         raise LifecycleError(
             f"Lifecycle rules are an S3 feature; the session storage is "
             f"{type(store.storage).__name__}. Run `manage.py clearsessions` from "
@@ -49,7 +48,7 @@ def _s3_store() -> Any:
 
 
 def key_prefix() -> str:
-    prefix = _s3_store()._key_prefix(conf.PREFIX)
+    prefix = _store().key_prefix(conf.PREFIX)
     if not prefix:
         raise LifecycleError(
             "The sessions are at the top of the bucket (SESSIONS_BLOB_PREFIX is "
@@ -93,23 +92,10 @@ def covering_rules(rules: list[dict[str, Any]], prefix: str) -> list[dict[str, A
 
 
 def current_rules() -> list[dict[str, Any]]:
-    from botocore.exceptions import ClientError
-
-    store = _s3_store()
     try:
-        response = store.client.get_bucket_lifecycle_configuration(
-            Bucket=store.storage.bucket_name
-        )
-    except ClientError as error:
-        if (
-            error.response.get("Error", {}).get("Code")
-            == "NoSuchLifecycleConfiguration"
-        ):
-            return []
-        raise LifecycleError(
-            f"Could not read the bucket's lifecycle: {error}"
-        ) from error
-    return list(response.get("Rules", []))
+        return _store().lifecycle_rules()
+    except StorageUnavailable as exc:
+        raise LifecycleError(f"Could not read the bucket's lifecycle: {exc}") from exc
 
 
 def apply(new_rule: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
@@ -119,9 +105,7 @@ def apply(new_rule: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
     with the same ID is replaced; every other rule is kept as it was. Two
     machines applying at once both write the same result.
     """
-    from botocore.exceptions import ClientError
-
-    store = _s3_store()
+    store = _store()
     _refuse_foreign_objects(store)
     rules = current_rules()
     others = [r for r in rules if r.get("ID") != new_rule["ID"]]
@@ -131,18 +115,15 @@ def apply(new_rule: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
         return rules, False
     wanted = [*others, new_rule]
     try:
-        store.client.put_bucket_lifecycle_configuration(
-            Bucket=store.storage.bucket_name,
-            LifecycleConfiguration={"Rules": wanted},
-        )
-    except ClientError as error:
+        store.put_lifecycle_rules(wanted)
+    except StorageUnavailable as exc:
         raise LifecycleError(
-            f"The store refused the lifecycle configuration: {error}"
-        ) from error
+            f"The store refused the lifecycle configuration: {exc}"
+        ) from exc
     return wanted, True
 
 
-def _refuse_foreign_objects(store: Any) -> None:
+def _refuse_foreign_objects(store: ObjectStore) -> None:
     """A rule on the prefix would expire everything under it: refuse while
     something there is not a session object (or a doctor probe of ours)."""
     from sessions_blob.records import object_id_from_name

@@ -9,7 +9,9 @@ only they are ever read by the commands and pages that scan the sessions.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from sessions_blob.conf import conf
@@ -17,6 +19,25 @@ from sessions_blob.records import object_id_from_name
 from sessions_blob.stores import ObjectInfo, ObjectStore
 
 T = TypeVar("T")
+
+#: Objects read at once when a command or a page needs their contents.
+READ_WORKERS = 8
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def read_pool() -> ThreadPoolExecutor:
+    """The process's threads for parallel reads (each keeps its storage
+    connection warm between uses)."""
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(
+                    max_workers=READ_WORKERS, thread_name_prefix="sessions_blob"
+                )
+    return _pool
 
 
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:

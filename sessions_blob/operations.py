@@ -30,11 +30,11 @@ from sessions_blob.inspection import (
     MISSING,
     TAMPERED,
     SessionObject,
-    now,
     read_many,
     scan,
 )
 from sessions_blob.listing import batched
+from sessions_blob.records import now
 from sessions_blob.signals import DeletedSession, send_sessions_deleted
 from sessions_blob.stores import ObjectStore, object_store
 

@@ -9,7 +9,7 @@ from typing import Any, TextIO
 BAR_WIDTH = 30
 
 
-class Progress:
+class ProgressReporter:
     def __init__(
         self,
         stream: Any,

@@ -59,6 +59,11 @@ def object_id_from_name(prefix: str, name: str) -> str | None:
     return candidate if _OBJECT_ID.fullmatch(candidate) else None
 
 
+def now() -> dt.datetime:
+    """The current time in UTC: every time the engine stores is UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
 def aware(moment: dt.datetime) -> dt.datetime:
     """``moment`` with a time zone. With ``USE_TZ = False`` Django (and its
     storages) give naive times in ``TIME_ZONE``; the engine compares in UTC."""

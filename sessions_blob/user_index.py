@@ -25,11 +25,15 @@ import json
 import logging
 import random
 import time
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.contrib.auth import SESSION_KEY as USER_KEY
 
 from sessions_blob.conf import conf
-from sessions_blob.records import object_id
+from sessions_blob.exceptions import ConcurrentUpdateError
+from sessions_blob.listing import read_pool
+from sessions_blob.records import object_id, object_name_for_id
 from sessions_blob.stores import (
     ObjectExists,
     ObjectMissing,
@@ -57,10 +61,6 @@ def index_name(user_id: str) -> str:
     return f"{index_prefix()}{digest}.json"
 
 
-def _session_name(oid: str) -> str:
-    return f"{conf.PREFIX}{oid}.json"
-
-
 def _parse(data: bytes) -> list[str]:
     try:
         doc = json.loads(data)
@@ -77,9 +77,11 @@ def _body(sessions: Iterable[str]) -> bytes:
 
 
 def _prune(store: ObjectStore, sessions: set[str]) -> set[str]:
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        alive = pool.map(lambda oid: store.exists(_session_name(oid)), sorted(sessions))
-        return {oid for oid, ok in zip(sorted(sessions), alive, strict=True) if ok}
+    ordered = sorted(sessions)
+    alive = read_pool().map(
+        lambda oid: store.exists(object_name_for_id(conf.PREFIX, oid)), ordered
+    )
+    return {oid for oid, ok in zip(ordered, alive, strict=True) if ok}
 
 
 def update(
@@ -111,7 +113,9 @@ def update(
             return
         except (ObjectExists, ObjectMissing, VersionMismatch):
             time.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))
-    raise RuntimeError(f"user index {name} kept changing; gave up")
+    raise ConcurrentUpdateError(
+        f"The user index {name} changed {MAX_ATTEMPTS} times under this update."
+    )
 
 
 def session_ids(user_id: str, *, store: ObjectStore | None = None) -> list[str]:
@@ -134,3 +138,50 @@ def session_unlisted(session_key: str, user_id: str) -> None:
         update(user_id, remove=[object_id(session_key)])
     except Exception:
         logger.exception("Could not update the user index of a session")
+
+
+def user_of(data: Mapping[str, Any]) -> str | None:
+    """The id of the user logged in to a session holding ``data``, if any."""
+    user = data.get(USER_KEY)
+    return None if user is None else str(user)
+
+
+class SessionUser:
+    """The index bookkeeping of one ``SessionStore``: which key and user its
+    session last had, so that only a change of either costs an index write.
+
+    A session is listed before the write that gives it a user (a login, a
+    new key), so the index may name a session whose write then failed
+    (readers check) but never misses one that was written; an index that
+    cannot be written fails the save. It is unlisted after the write or
+    delete that took the user away (a logout, another user on the same key,
+    the old key after a new one), best effort.
+    """
+
+    def __init__(self) -> None:
+        self.key: str | None = None
+        self.user: str | None = None
+
+    def loaded(self, session_key: str, data: Mapping[str, Any]) -> None:
+        """The session was read: remember what it holds."""
+        self.key, self.user = session_key, user_of(data)
+
+    def before_write(self, session_key: str, data: Mapping[str, Any]) -> None:
+        user = user_of(data)
+        if user is not None and (self.key, self.user) != (session_key, user):
+            session_listed(session_key, user)
+
+    def after_write(self, session_key: str, data: Mapping[str, Any]) -> None:
+        before_key, before_user = self.key, self.user
+        self.key, self.user = session_key, user_of(data)
+        if before_key is None or before_user is None:
+            return
+        if (before_key == session_key) != (before_user == self.user):
+            session_unlisted(before_key, before_user)
+
+    def after_delete(self, session_key: str) -> None:
+        if self.key != session_key:
+            return
+        user, self.key, self.user = self.user, None, None
+        if user is not None:
+            session_unlisted(session_key, user)

@@ -33,7 +33,13 @@ from sessions_blob.listing import batched
 from sessions_blob.signals import DeletedSession
 from sessions_blob.stores import ObjectInfo, object_store_for
 from uploads.conf import conf
-from uploads.documents import UPLOADS_ROOT, UploadDocument, owned_upload, upload_folder
+from uploads.documents import (
+    UPLOADS_ROOT,
+    UploadDocument,
+    now,
+    owned_upload,
+    upload_folder,
+)
 
 logger = logging.getLogger("uploads")
 
@@ -137,7 +143,7 @@ def purge_orphans(
     signature after a SECRET_KEY change, say), nothing is deleted unless
     ``force``: its files may be someone's.
     """
-    at = inspection.now()
+    at = now()
     result = PurgeResult(dry_run=dry_run)
     storage = uploads_storage()
     files: list[ObjectInfo] = [

@@ -41,7 +41,7 @@ class ErrorInfo(TypedDict):
     message: str
 
 
-class Progress(TypedDict):
+class RunProgress(TypedDict):
     """Where a run is: file ``file`` of ``files`` (from 1), in ``phase``."""
 
     file: int
@@ -49,7 +49,7 @@ class Progress(TypedDict):
     phase: str
 
 
-#: The phases of profiling a file (``Progress.phase``), as people read them.
+#: The phases of profiling a file (``RunProgress.phase``), as people read them.
 PHASES: dict[str, str] = {
     "reading": "reading the file",
     "transcoding": "converting the text to UTF-8",
@@ -64,10 +64,48 @@ PHASES: dict[str, str] = {
 }
 
 
-def progress_message(progress: Progress) -> str:
+def progress_message(progress: RunProgress) -> str:
     """``File 2 of 3: computing quantiles``."""
     phase = PHASES.get(progress["phase"], progress["phase"])
     return f"File {progress['file']} of {progress['files']}: {phase}"
+
+
+#: What the page says before there is a session.
+EMPTY_STATUS_MESSAGE = "Add CSV files to begin."
+
+
+def status_message(doc: UploadDocument) -> str:
+    """What the session's status means, for people: the page shows it, and
+    the API returns it as ``statusMessage`` so that clients need no wording
+    of their own."""
+    count = len(doc.files)
+    files = f"{count} file{'s' if count != 1 else ''}"
+    if doc.status == "processing" and doc.progress:
+        return f"Processing. {progress_message(doc.progress)}…"
+    return {
+        "uploaded": f"{files} uploaded and ready to process.",
+        "queued": "Queued: waiting for a worker…",
+        "processing": f"Processing {files}…",
+        "completed": "Completed. The dashboard is ready.",
+        "failed": "Processing failed. Add other files and process again, or start "
+        "over.",
+    }[doc.status]
+
+
+def file_badge(doc: UploadDocument, index: int) -> tuple[str, str]:
+    """The ``(state, label)`` of file ``index`` (from 1) of ``doc`` in the
+    upload list: the page draws it, and the API returns it as ``badge``."""
+    stored = doc.files[index - 1]
+    if stored.error:
+        return "error", "Not profiled"
+    if doc.status == "completed":
+        return "profiled", "Profiled"
+    if doc.status == "queued":
+        return "uploaded", "Queued"
+    if doc.status == "processing":
+        current = bool(doc.progress and doc.progress["file"] == index)
+        return "uploaded", "Profiling…" if current else "Processing"
+    return "uploaded", "Uploaded"
 
 
 def new_id() -> str:
@@ -173,7 +211,7 @@ class UploadDocument:
     analytics_path: str | None = None
     run: str | None = None  # id of the run that holds "queued" or "processing"
     processing_since: str | None = None  # when queued, started, last seen alive
-    progress: Progress | None = None  # while processing
+    progress: RunProgress | None = None  # while processing
 
     @classmethod
     def new(cls, lifetime: int) -> UploadDocument:

@@ -1,9 +1,11 @@
 """The API's one error contract: ``{"code": ..., "message": ...}``.
 
-Domain errors raise :class:`ApiError`; :func:`exception_handler` (DRF's
-``EXCEPTION_HANDLER``) renders it, DRF's own exceptions and the few Django
-exceptions a request can raise in the same shape. ``CODES`` is the catalogue
-of every code and its HTTP status; docs/api.md lists them all (a test checks).
+The services raise plain exceptions (``uploads.exceptions``); the HTTP layer
+(parsers, permissions, views) raises :class:`ApiError` for what only HTTP
+knows. :func:`exception_handler` (DRF's ``EXCEPTION_HANDLER``) renders both,
+DRF's own exceptions and the few Django exceptions a request can raise in
+the same shape. ``CODES`` is the catalogue of every code and its HTTP status;
+docs/api.md lists them all (a test checks).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from rest_framework.views import set_rollback
 
 from sessions_blob.exceptions import StorageUnavailable
 from sessions_blob.middleware import RETRY_AFTER
+from uploads.exceptions import UploadError
 
 logger = logging.getLogger("uploads")
 
@@ -74,7 +77,8 @@ DOCUMENT_CODES: tuple[str, ...] = (
 
 
 class ApiError(exceptions.APIException):
-    """A request the API refuses, with a stable ``code`` and a human ``message``."""
+    """A request the HTTP layer refuses, with a stable ``code`` and a human
+    ``message`` (the services raise ``uploads.exceptions`` instead)."""
 
     def __init__(self, code: str, message: str, status: int | None = None) -> None:
         super().__init__(detail=message, code=code)
@@ -113,6 +117,9 @@ def error_response(code: str, message: str, status_code: int) -> Response:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF's ``EXCEPTION_HANDLER``: every failure as ``{"code", "message"}``."""
+    if isinstance(exc, UploadError):
+        set_rollback()
+        return error_response(exc.code, exc.message, CODES[exc.code])
     if isinstance(exc, ApiError):
         set_rollback()
         return error_response(exc.code, exc.message, exc.status_code)

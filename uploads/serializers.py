@@ -41,6 +41,14 @@ class ProcessInputSerializer(serializers.Serializer):
 # -- output ---------------------------------------------------------------------
 
 
+class BadgeSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(
+        choices=["uploaded", "profiled", "error"],
+        help_text="How the upload page draws the file's row.",
+    )
+    label = serializers.CharField(help_text="The row's badge, for people.")
+
+
 class FileSerializer(serializers.Serializer):
     id = serializers.CharField()
     name = serializers.CharField(
@@ -58,6 +66,7 @@ class FileSerializer(serializers.Serializer):
     error = ErrorSerializer(
         allow_null=True, help_text="Why the file could not be profiled, else null."
     )
+    badge = BadgeSerializer(help_text="Where the file stands, for people.")
 
 
 class ProgressSerializer(serializers.Serializer):
@@ -74,6 +83,9 @@ class SessionSerializer(serializers.Serializer):
     createdAt = serializers.DateTimeField()
     expiresAt = serializers.DateTimeField()
     status = serializers.ChoiceField(choices=STATUSES)
+    statusMessage = serializers.CharField(
+        help_text="What the status means, for people (the upload page shows it)."
+    )
     error = ErrorSerializer(
         allow_null=True, help_text="Why processing failed (status failed), else null."
     )
@@ -89,7 +101,7 @@ class SessionSerializer(serializers.Serializer):
 
 
 class AnalyticsFileSerializer(serializers.Serializer):
-    file_id = serializers.CharField()
+    fileId = serializers.CharField()
     name = serializers.CharField()
     profile = serializers.JSONField(
         allow_null=True,
@@ -100,9 +112,11 @@ class AnalyticsFileSerializer(serializers.Serializer):
 
 
 class AnalyticsSerializer(serializers.Serializer):
-    schema_version = serializers.CharField()
-    session_id = serializers.CharField()
-    generated_at = serializers.DateTimeField(allow_null=True)
+    schemaVersion = serializers.CharField(
+        help_text="Version of this document's shape (2: camelCase keys)."
+    )
+    id = serializers.CharField(help_text="The upload session's id.")
+    generatedAt = serializers.DateTimeField(allow_null=True)
     files = AnalyticsFileSerializer(many=True)
 
 

@@ -11,7 +11,9 @@ app_name = "uploads"
 urlpatterns = [
     path("upload", views.UploadView.as_view(), name="upload"),
     path("process", views.ProcessView.as_view(), name="process"),
-    path("sessions/<str:session_id>", views.SessionView.as_view(), name="session"),
+    path(
+        "sessions/<str:session_id>", views.UploadSessionView.as_view(), name="session"
+    ),
     path(
         "sessions/<str:session_id>/analytics",
         views.AnalyticsView.as_view(),

@@ -18,8 +18,15 @@ from rest_framework.views import APIView
 
 from uploads import services
 from uploads.conf import conf
-from uploads.documents import UploadSession, parse_iso, progress_message
+from uploads.documents import (
+    UploadSession,
+    file_badge,
+    parse_iso,
+    progress_message,
+    status_message,
+)
 from uploads.errors import ApiError
+from uploads.exceptions import SessionNotFound
 from uploads.middleware import SESSION_HEADER, session_source
 from uploads.parsers import JsonParser, UploadParser
 from uploads.permissions import CsrfForCookieSessions
@@ -94,7 +101,8 @@ class ApiView(APIView):
     ) -> dict[str, Any]:
         doc = session.doc
         files = []
-        for f in doc.files:
+        for index, f in enumerate(doc.files, start=1):
+            state, label = file_badge(doc, index)
             url = services.upload_file_signed_url(file=f) or request.build_absolute_uri(
                 reverse("uploads:session-file", args=[session.key, f.id])
             )
@@ -107,6 +115,7 @@ class ApiView(APIView):
                     "contentType": f.content_type,
                     "url": url,
                     "error": f.error,
+                    "badge": {"state": state, "label": label},
                 }
             )
         analytics_url = (
@@ -121,6 +130,7 @@ class ApiView(APIView):
             "createdAt": parse_iso(doc.created_at),
             "expiresAt": parse_iso(doc.expires_at),
             "status": doc.status,
+            "statusMessage": status_message(doc),
             "error": doc.error,
             "files": files,
             "progress": (
@@ -218,7 +228,7 @@ class ProcessView(ApiView):
         )
 
 
-class SessionView(ApiView):
+class UploadSessionView(ApiView):
     @extend_schema(
         operation_id="get_session",
         summary="The session document",
@@ -279,10 +289,9 @@ class FileView(ApiView):
     )
     def get(self, request: Request, session_id: str, file_id: str) -> HttpResponseBase:
         if request.session.session_key != session_id:
-            raise ApiError(
-                "session_not_found",
+            raise SessionNotFound(
                 "Send this session's cookie or X-Session-ID header to download its "
-                "files.",
+                "files."
             )
         _session, stored = services.upload_file_get(
             session_key=session_id, file_id=file_id

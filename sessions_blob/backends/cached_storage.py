@@ -7,6 +7,10 @@ cache entry (another instance wrote, or a cache write was lost) costs one
 extra read and a retry, never a lost update. A read served by the cache makes
 no storage call. If the cache fails, the engine logs it and uses the store.
 
+A copy from the cache that is expired or does not verify is checked against
+the store before the session is taken for gone: another instance may have
+extended it since.
+
 A deleted session leaves a tombstone in the cache for a while, and a read
 fills the cache with ``add()``, never ``set()``: a request that read the
 session just before another one deleted it (a logout on another instance)
@@ -23,6 +27,7 @@ from django.conf import settings
 from django.core.cache import BaseCache, caches
 
 from sessions_blob.backends.storage import SessionStore as StorageSessionStore
+from sessions_blob.backends.storage import _Expired, _Unreadable
 from sessions_blob.conf import conf
 from sessions_blob.records import object_id
 from sessions_blob.stores import StoredObject
@@ -38,7 +43,6 @@ TOMBSTONE_TIMEOUT = 300
 
 class SessionStore(StorageSessionStore):
     cache_key_prefix = KEY_PREFIX
-    reads_may_be_stale = True
     #: Needs ``SESSION_CACHE_ALIAS`` in ``CACHES`` (system check E004).
     uses_cache = True
 
@@ -73,6 +77,16 @@ class SessionStore(StorageSessionStore):
             except Exception:
                 logger.exception("Session cache write failed")
         return found
+
+    def _fetch(self, session_key: str, *, fresh: bool = False) -> dict[str, Any] | None:
+        if fresh:
+            return super()._fetch(session_key, fresh=True)
+        try:
+            return self._open(session_key, self._read(session_key))
+        except (_Unreadable, _Expired):
+            # A cached copy may be older than a write that extended or replaced
+            # the session: the store decides before anyone is logged out.
+            return super()._fetch(session_key, fresh=True)
 
     def _written(self, session_key: str, body: bytes, version: str) -> None:
         try:

@@ -19,7 +19,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth import SESSION_KEY as USER_KEY
 from django.contrib.sessions.backends.base import (
     VALID_KEY_CHARS,
     CreateError,
@@ -45,6 +44,7 @@ from sessions_blob.records import (
     SessionRecord,
     aware,
     is_valid_session_key,
+    now,
     object_id,
     object_name,
 )
@@ -62,17 +62,12 @@ logger = logging.getLogger("sessions_blob")
 security_logger = logging.getLogger("django.security.SuspiciousSession")
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _user_id(data: dict[str, Any]) -> str | None:
-    user = data.get(USER_KEY)
-    return None if user is None else str(user)
-
-
 class _Unreadable(Exception):
     """The stored object is corrupt or its signature does not verify."""
+
+
+class _Expired(Exception):
+    """The stored session has expired."""
 
 
 @dataclass(slots=True)
@@ -111,7 +106,7 @@ class SessionStore(SessionBase):
         super().__init__(session_key)
         self._loaded: _Loaded | None = None
         self._cleared = False
-        self._user: tuple[str | None, str | None] = (None, None)  # (key, user id)
+        self._user = user_index.SessionUser()
         #: The key cycle_key() is replacing: its deletion is no end of session.
         self._cycled_key: str | None = None
         #: A load met StorageUnavailable (for the middleware's 503).
@@ -140,9 +135,6 @@ class SessionStore(SessionBase):
         return object_name(conf.PREFIX, session_key)
 
     # Hooks for a cache in front of the store (backends/cached_storage.py).
-
-    #: ``_read()`` may answer from a copy older than the store.
-    reads_may_be_stale = False
 
     def _read(self, session_key: str, *, fresh: bool = False) -> StoredObject | None:
         """The stored object; ``fresh`` when a cached copy would not do."""
@@ -222,7 +214,7 @@ class SessionStore(SessionBase):
         if key is None or self._loaded is None:
             raise UpdateError
         record, body = self._record(key, data, created=self._loaded.created)
-        self._list_user(key, data)
+        self._user.before_write(key, data)
         try:
             version = self._store().replace(self._name(key), body, self._loaded.version)
         except ObjectMissing:
@@ -235,7 +227,7 @@ class SessionStore(SessionBase):
         self._written(key, body, version)
         self._remember(record, version, len(body))
         self._cleared = False
-        self._index_user(key, data)
+        self._user.after_write(key, data)
 
     def delete(self, session_key: str | None = None) -> None:
         if session_key is None:
@@ -250,11 +242,7 @@ class SessionStore(SessionBase):
             return
         self._store().delete(self._name(session_key))
         self._deleted(session_key)
-        known_key, user = self._user
-        if known_key == session_key:
-            self._user = (None, None)
-            if user is not None:
-                user_index.session_unlisted(session_key, user)
+        self._user.after_delete(session_key)
         if session_key != self._cycled_key:
             deleted = DeletedSession(object_id(session_key), data)
             send_sessions_deleted(type(self), [deleted], "deleted")
@@ -298,20 +286,20 @@ class SessionStore(SessionBase):
     def _record(
         self, session_key: str, data: dict[str, Any], created: dt.datetime
     ) -> tuple[SessionRecord, bytes]:
-        now = _now()
+        moment = now()
         expires = self.get_expiry_date(
-            modification=now, expiry=data.get("_session_expiry")
+            modification=moment, expiry=data.get("_session_expiry")
         )
         expires = aware(expires)  # USE_TZ = False gives naive local times
         # Clamped so that clearsessions can prove expiry from listings alone.
-        latest = now + dt.timedelta(seconds=conf.MAX_AGE)
+        latest = moment + dt.timedelta(seconds=conf.MAX_AGE)
         if expires > latest + dt.timedelta(seconds=1):
-            _warn_clamped(expires - now)
+            _warn_clamped(expires - moment)
             expires = latest
         record = SessionRecord(
             key_hint=session_key[:KEY_HINT_LENGTH],
             created=created,
-            modified=now,
+            modified=moment,
             expires=expires,
             payload=self.encode(data),
         )
@@ -330,8 +318,8 @@ class SessionStore(SessionBase):
         )
 
     def _write_new(self, session_key: str, data: dict[str, Any]) -> None:
-        record, body = self._record(session_key, data, created=_now())
-        self._list_user(session_key, data)
+        record, body = self._record(session_key, data, created=now())
+        self._user.before_write(session_key, data)
         try:
             version = self._store().create(self._name(session_key), body)
         except ObjectExists:
@@ -339,7 +327,7 @@ class SessionStore(SessionBase):
         self._written(session_key, body, version)
         self._remember(record, version, len(body))
         self._cleared = False
-        self._index_user(session_key, data)
+        self._user.after_write(session_key, data)
 
     def _changes(self, data: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
         """Keys this request set (with their values) and keys it deleted."""
@@ -363,7 +351,7 @@ class SessionStore(SessionBase):
 
     def _needs_refresh(self) -> bool:
         assert self._loaded is not None
-        remaining = (self._loaded.expires - _now()).total_seconds()
+        remaining = (self._loaded.expires - now()).total_seconds()
         return remaining < conf.REFRESH_THRESHOLD
 
     def _write_update(self, session_key: str, data: dict[str, Any]) -> None:
@@ -378,7 +366,7 @@ class SessionStore(SessionBase):
             return  # unchanged and not near expiry: no write at all
         for attempt in range(conf.MAX_RETRIES + 1):
             record, body = self._record(session_key, data, created=self._loaded.created)
-            self._list_user(session_key, data)
+            self._user.before_write(session_key, data)
             try:
                 version = store.replace(name, body, self._loaded.version)
             except ObjectMissing:
@@ -401,7 +389,7 @@ class SessionStore(SessionBase):
             self._written(session_key, body, version)
             self._remember(record, version, len(body))
             self._cleared = False
-            self._index_user(session_key, data)
+            self._user.after_write(session_key, data)
             return
         raise ConcurrentUpdateError(
             f"Session {session_key[:8]} changed {conf.MAX_RETRIES + 1} times under "
@@ -414,7 +402,23 @@ class SessionStore(SessionBase):
         None when there is no live session; ``_Unreadable`` (after a warning
         on the security logger) when the object is corrupt or tampered with.
         """
-        found = self._read(session_key, fresh=fresh)
+        try:
+            return self._open(session_key, self._read(session_key, fresh=fresh))
+        except _Expired:
+            return None
+        except _Unreadable as exc:
+            security_logger.warning(
+                "Session object for key %s... is corrupt: %s",
+                session_key[:KEY_HINT_LENGTH],
+                exc,
+            )
+            raise
+
+    def _open(
+        self, session_key: str, found: StoredObject | None
+    ) -> dict[str, Any] | None:
+        """The verified data of ``found`` (None when there is no object), its
+        version remembered; ``_Unreadable`` or ``_Expired`` otherwise."""
         if found is None:
             return None
         try:
@@ -423,22 +427,11 @@ class SessionStore(SessionBase):
             )
             data = self.decode_strict(record.payload)
         except (CorruptRecord, signing.BadSignature) as exc:
-            if self.reads_may_be_stale and not fresh:
-                return self._fetch(session_key, fresh=True)
-            security_logger.warning(
-                "Session object for key %s... is corrupt: %s",
-                session_key[:KEY_HINT_LENGTH],
-                exc,
-            )
-            raise _Unreadable from exc
-        if record.is_expired(_now()):
-            if self.reads_may_be_stale and not fresh:
-                # A copy may be older than a write that extended the session:
-                # the store decides before anyone is logged out.
-                return self._fetch(session_key, fresh=True)
-            return None
+            raise _Unreadable(str(exc)) from exc
+        if record.is_expired(now()):
+            raise _Expired
         self._remember(record, found.version, len(found.data))
-        self._user = (session_key, _user_id(data))
+        self._user.loaded(session_key, data)
         return data
 
     def _reload(self, session_key: str) -> dict[str, Any]:
@@ -450,28 +443,6 @@ class SessionStore(SessionBase):
         if data is None:
             raise UpdateError
         return data
-
-    def _list_user(self, session_key: str, data: dict[str, Any]) -> None:
-        """Before a write that gives the session a user (a login, a new key):
-        list it in the user's index. The index may then name a session whose
-        write failed (readers check), but never misses one that was written;
-        an index that cannot be written fails the save. No storage call when
-        the key and user are unchanged."""
-        user = _user_id(data)
-        if user is not None and self._user != (session_key, user):
-            user_index.session_listed(session_key, user)
-
-    def _index_user(self, session_key: str, data: dict[str, Any]) -> None:
-        """After a write: drop the index entry the session no longer has (a
-        logout or another user on the same key, the old key after a new one)."""
-        before_key, before_user = self._user
-        user = _user_id(data)
-        self._user = (session_key, user)
-        if before_key is None or before_user is None:
-            return
-        same_key, same_user = before_key == session_key, before_user == user
-        if same_key != same_user:
-            user_index.session_unlisted(before_key, before_user)
 
     @property
     def stored_size(self) -> int | None:

@@ -9,6 +9,7 @@ local disk, a process lock in memory.
 from __future__ import annotations
 
 import abc
+import builtins
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Iterator
@@ -67,6 +68,11 @@ class ObjectStore(abc.ABC):
 
     #: Whether create/replace are atomic across processes and machines.
     atomic: bool = True
+    #: Which adapter this is ("s3", "filesystem", "generic"): the doctor's
+    #: probes of each live in the module of that name.
+    kind = "generic"
+    #: Whether the store has lifecycle rules (``lifecycle_rules()``, ...).
+    supports_lifecycle = False
 
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
@@ -121,6 +127,17 @@ class ObjectStore(abc.ABC):
         page = items[:limit]
         more = len(items) > limit and bool(page)
         return ObjectPage(page, _cursor(page[-1]) if more else None, True)
+
+    def key_prefix(self, prefix: str) -> str:
+        """The store's own name for ``prefix`` (S3: with the storage's location)."""
+        return prefix
+
+    def lifecycle_rules(self) -> builtins.list[dict[str, Any]]:
+        """The store's expiry rules; only stores with ``supports_lifecycle``."""
+        raise NotImplementedError(f"{type(self.storage).__name__} has no lifecycle")
+
+    def put_lifecycle_rules(self, rules: builtins.list[dict[str, Any]]) -> None:
+        raise NotImplementedError(f"{type(self.storage).__name__} has no lifecycle")
 
     def metadata(self, name: str) -> dict[str, Any]:
         """What the store tells about the object beyond its bytes, for people

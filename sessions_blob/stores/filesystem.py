@@ -37,6 +37,7 @@ class FileSystemObjectStore(ObjectStore):
     """
 
     storage: FileSystemStorage
+    kind = "filesystem"
 
     def __init__(self, storage: FileSystemStorage) -> None:
         super().__init__(storage)

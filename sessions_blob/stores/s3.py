@@ -15,9 +15,11 @@ unless ``SESSIONS_BLOB_REQUIRE_CONDITIONAL_WRITES`` asks to refuse instead.
 from __future__ import annotations
 
 import base64
+import builtins
 import hashlib
 import logging
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -55,6 +57,49 @@ def _add_content_md5(params: dict[str, Any], **_: Any) -> None:
     params["headers"]["Content-MD5"] = base64.b64encode(digest).decode()
 
 
+#: Grantees that make an object or bucket public.
+PUBLIC_GROUPS = (
+    "http://acs.amazonaws.com/groups/global/AllUsers",
+    "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
+)
+_PROBE_BODY = b'{"doctor":true}'
+
+
+@dataclass(frozen=True)
+class ConditionProbe:
+    """How the store answered conditional PUTs on a probe object."""
+
+    #: False: the store rejects conditional PUTs (``rejection`` says how).
+    supported: bool
+    #: Header -> "honoured" (412), "ignored" (written anyway) or "rejected (...)".
+    outcomes: dict[str, str] = field(default_factory=dict)
+    rejection: str = ""
+
+
+@dataclass(frozen=True)
+class PublicAccess:
+    """What the bucket's policy status, ACL and Block Public Access say.
+    None: the store did not say (no such API)."""
+
+    policy_public: bool | None
+    acl_public: bool | None
+    #: All four Block Public Access settings are on.
+    blocked: bool | None
+
+
+def _public_grants(grants: list[dict[str, Any]]) -> bool:
+    return any(g.get("Grantee", {}).get("URI") in PUBLIC_GROUPS for g in grants)
+
+
+def _unsupported(error: ClientError) -> bool:
+    """The store does not implement what was asked (as opposed to refusing it)."""
+    return _status(error) in {400, 405, 501} or _code(error) in {
+        "NotImplemented",
+        "MalformedXML",
+        "MethodNotAllowed",
+    }
+
+
 def _status(error: ClientError) -> int:
     return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
 
@@ -65,6 +110,8 @@ def _code(error: ClientError) -> str:
 
 class S3ObjectStore(ObjectStore):
     storage: S3Storage
+    kind = "s3"
+    supports_lifecycle = True
 
     def __init__(self, storage: S3Storage) -> None:
         super().__init__(storage)
@@ -91,7 +138,8 @@ class S3ObjectStore(ObjectStore):
         # The storage's own normalisation: its location prefix, no escaping it.
         return str(self.storage._normalize_name(clean_name(name)))
 
-    def _key_prefix(self, prefix: str) -> str:
+    def key_prefix(self, prefix: str) -> str:
+        """The bucket key prefix of ``prefix`` (with the storage's location)."""
         location = self.storage.location.strip("/")
         return f"{location}/{prefix}" if location else prefix
 
@@ -290,7 +338,7 @@ class S3ObjectStore(ObjectStore):
         paginator = self.client.get_paginator("list_objects_v2")
         try:
             for page in paginator.paginate(
-                Bucket=self.storage.bucket_name, Prefix=self._key_prefix(prefix)
+                Bucket=self.storage.bucket_name, Prefix=self.key_prefix(prefix)
             ):
                 for item in page.get("Contents", []):
                     yield self._info(item)
@@ -311,7 +359,7 @@ class S3ObjectStore(ObjectStore):
         hashes: no useful order), and the token is S3's continuation token."""
         params: dict[str, Any] = {
             "Bucket": self.storage.bucket_name,
-            "Prefix": self._key_prefix(prefix),
+            "Prefix": self.key_prefix(prefix),
             "Delimiter": "/",
             "MaxKeys": limit,
         }
@@ -357,3 +405,140 @@ class S3ObjectStore(ObjectStore):
             "Bucket": self.storage.bucket_name,
             "Key": self.key(name),
         }
+
+    # -- probes and bucket configuration (doctor, lifecycle) --------------------
+
+    @property
+    def bucket(self) -> str:
+        return str(self.storage.bucket_name)
+
+    def probe_conditional_writes(self, name: str) -> ConditionProbe:
+        """Write the probe object ``name``, then a create over it
+        (``If-None-Match: *``) and an update with a stale ETag (``If-Match``):
+        a store that honours conditions answers 412 to both. The probe object
+        is left for ``probe_object_public``; delete it afterwards."""
+        try:
+            try:
+                self._put(name, _PROBE_BODY, IfNoneMatch="*")
+            except ClientError as error:
+                if not _unsupported(error):
+                    raise
+                self._put(name, _PROBE_BODY)  # the probe object, unconditionally
+                return ConditionProbe(
+                    supported=False, rejection=f"{_status(error)} {_code(error)}"
+                )
+            outcomes = {}
+            for header, value in (
+                ("IfNoneMatch", "*"),
+                ("IfMatch", '"' + "0" * 32 + '"'),
+            ):
+                try:
+                    self._put(name, _PROBE_BODY, **{header: value})
+                    outcomes[header] = "ignored"
+                except ClientError as error:
+                    if _status(error) in {409, 412}:
+                        outcomes[header] = "honoured"
+                    elif _unsupported(error):
+                        outcomes[header] = f"rejected ({_status(error)} {_code(error)})"
+                    else:
+                        raise
+        except (ClientError, BotoCoreError) as error:
+            raise self._unavailable("probe", name, error) from error
+        return ConditionProbe(supported=True, outcomes=outcomes)
+
+    def probe_object_public(self, name: str) -> bool | None:
+        """Whether the object's ACL grants everyone; None: the store has no ACLs."""
+        try:
+            acl = self.client.get_object_acl(Bucket=self.bucket, Key=self.key(name))
+        except (ClientError, BotoCoreError):
+            return None
+        return _public_grants(acl.get("Grants", []))
+
+    def probe_missing_key(self, name: str) -> int:
+        """The HTTP status of a HEAD of ``name``, a key never written: 404,
+        403 without ``s3:ListBucket``, 200 if something answers anyway."""
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self.key(name))
+        except ClientError as error:
+            if _status(error) in {403, 404}:
+                return _status(error)
+            raise self._unavailable("probe", name, error) from error
+        except BotoCoreError as error:
+            raise self._unavailable("probe", name, error) from error
+        return 200
+
+    def versioning(self) -> str | None:
+        """``Enabled``, ``Suspended`` or None (never turned on). Raises
+        ``StorageUnavailable`` when the store does not say."""
+        try:
+            response = self.client.get_bucket_versioning(Bucket=self.bucket)
+        except (ClientError, BotoCoreError) as error:
+            code = _code(error) if isinstance(error, ClientError) else str(error)
+            raise StorageUnavailable(code) from error
+        status = response.get("Status")
+        return str(status) if status else None
+
+    def public_access(self) -> PublicAccess:
+        """The bucket's policy status, ACL and Block Public Access settings."""
+        try:
+            return self._public_access()
+        except BotoCoreError as error:
+            raise self._unavailable("probe", self.bucket, error) from error
+
+    def _public_access(self) -> PublicAccess:
+        policy_public: bool | None = None
+        try:
+            status = self.client.get_bucket_policy_status(Bucket=self.bucket)
+            policy = status.get("PolicyStatus", {})
+            if "IsPublic" in policy:
+                policy_public = bool(policy["IsPublic"])
+        except ClientError as error:
+            if _code(error) == "NoSuchBucketPolicy":
+                policy_public = False
+        acl_public: bool | None = None
+        try:
+            acl = self.client.get_bucket_acl(Bucket=self.bucket)
+            acl_public = _public_grants(acl.get("Grants", []))
+        except ClientError:
+            pass
+        blocked: bool | None = None
+        try:
+            block = self.client.get_public_access_block(Bucket=self.bucket).get(
+                "PublicAccessBlockConfiguration", {}
+            )
+            blocked = all(
+                block.get(flag)
+                for flag in (
+                    "BlockPublicAcls",
+                    "IgnorePublicAcls",
+                    "BlockPublicPolicy",
+                    "RestrictPublicBuckets",
+                )
+            )
+        except ClientError as error:
+            if _code(error) == "NoSuchPublicAccessBlockConfiguration":
+                blocked = False
+        return PublicAccess(policy_public, acl_public, blocked)
+
+    def lifecycle_rules(self) -> builtins.list[dict[str, Any]]:
+        """The bucket's lifecycle rules ([] when it has none)."""
+        try:
+            response = self.client.get_bucket_lifecycle_configuration(
+                Bucket=self.bucket
+            )
+        except ClientError as error:
+            if _code(error) == "NoSuchLifecycleConfiguration":
+                return []
+            raise self._unavailable("lifecycle read", self.bucket, error) from error
+        except BotoCoreError as error:
+            raise self._unavailable("lifecycle read", self.bucket, error) from error
+        return list(response.get("Rules", []))
+
+    def put_lifecycle_rules(self, rules: builtins.list[dict[str, Any]]) -> None:
+        """Replace the bucket's lifecycle configuration with ``rules``."""
+        try:
+            self.client.put_bucket_lifecycle_configuration(
+                Bucket=self.bucket, LifecycleConfiguration={"Rules": rules}
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise self._unavailable("lifecycle write", self.bucket, error) from error

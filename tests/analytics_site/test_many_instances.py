@@ -136,7 +136,7 @@ def test_upload_process_read_delete_across_two_servers_and_a_worker(
         analytics = requests.get(
             f"{b}/api/sessions/{session_id}/analytics", timeout=30
         ).json()
-        assert analytics["session_id"] == session_id
+        assert analytics["id"] == session_id
         assert analytics["files"][0]["profile"]["rowCount"] == 3
         assert analytics["files"][1]["profile"]["delimiter"] == ";"
         assert session["analyticsUrl"] == f"{a}/api/sessions/{session_id}/analytics"

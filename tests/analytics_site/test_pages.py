@@ -12,7 +12,7 @@ from django.test import Client, RequestFactory
 from django.views.defaults import server_error
 
 from analytics_site import charts
-from uploads import services
+from tests.support.uploads import edit_upload
 from uploads.documents import UploadDocument
 
 GOOD_CSV = b"id,city,amount,day,paid\n" + b"".join(
@@ -118,7 +118,7 @@ def test_home_shows_the_progress_of_processing(client: Client) -> None:
         doc.status, doc.run = "processing", "a-run"
         doc.progress = {"file": 2, "files": 2, "phase": "quantiles"}
 
-    services._update(session["id"], services._existing(running))
+    edit_upload(session["id"], running)
     html = client.get("/").content.decode()
     assert "Processing. File 2 of 2: computing quantiles…" in html
     rows = html.split('id="file-list"')[1].split("</ul>")[0]
@@ -142,7 +142,7 @@ def test_home_shows_a_queued_session(client: Client, settings: Any) -> None:
         r'<p id="status"[^>]*data-status="queued">Queued: waiting for a worker…</p>',
         html,
     )
-    assert "Add CSV files to begin." not in html
+    assert ">Add CSV files to begin.<" not in html  # shown nowhere
     assert html.count('<span class="file-badge">Queued</span>') == 2
     assert re.search(r'id="process-button"[^>]*disabled>Process files', html)
     assert '<span class="step-label step-label-queued">Queued</span>' in html

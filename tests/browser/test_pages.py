@@ -18,6 +18,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import Problems, watch
+from tests.support.uploads import edit_upload
 from uploads import services
 from uploads.documents import UploadDocument
 
@@ -317,7 +318,7 @@ def test_the_status_follows_the_progress_of_processing(
             doc.status, doc.run = "processing", "elsewhere"
             doc.progress = {"file": file, "files": 2, "phase": phase}
 
-        services._update(session_id, services._existing(change))
+        edit_upload(session_id, change)
 
     run("reading", file=1)
     page.reload()  # a processing session: the page polls it
@@ -333,7 +334,7 @@ def test_the_status_follows_the_progress_of_processing(
         doc.error = {"code": "processing_timeout", "message": "Gave up."}
         doc.release()
 
-    services._update(session_id, services._existing(fail))
+    edit_upload(session_id, fail)
     expect(status).to_have_attribute("data-status", "failed")
     expect(page.locator("#session-error")).to_contain_text("Gave up.")
     problems.assert_none()

@@ -27,7 +27,7 @@ import pytest
 import requests
 
 from tests.support.s3 import S3Endpoint
-from tests.support.servers import free_port, stop, wait_for_http
+from tests.support.servers import free_port, serve
 
 pytestmark = pytest.mark.packaging
 
@@ -186,27 +186,16 @@ class Project:
     @contextlib.contextmanager
     def server(self, log: Path) -> Iterator[str]:
         port = free_port()
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [
-                    self.python,
-                    "manage.py",
-                    "runserver",
-                    "--noreload",
-                    f"127.0.0.1:{port}",
-                ],
-                cwd=self.dir,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            url = f"http://127.0.0.1:{port}"
-            try:
-                wait_for_http(f"{url}/admin/login/", process, timeout=30)
-                yield url
-            finally:
-                stop(process)
+        command = [self.python, "manage.py", "runserver", "--noreload"]
+        with serve(
+            [*command, f"127.0.0.1:{port}"],
+            log,
+            port=port,
+            ready="/admin/login/",
+            cwd=self.dir,
+            env=self.env,
+        ) as url:
+            yield url
 
 
 def log_in(url: str, username: str, password: str) -> requests.Session:

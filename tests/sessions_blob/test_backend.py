@@ -435,10 +435,10 @@ def test_clear_expired_decides_old_objects_from_the_listing(tier: Tier) -> None:
     for n in range(4):
         new_session(n=n)
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
-    dry = clear_expired_sessions(dry_run=True, now=later)
+    dry = clear_expired_sessions(dry_run=True, at=later)
     assert (dry.examined, dry.read, dry.expired, dry.deleted) == (4, 0, 4, 0)
     tier.calls.clear()
-    result = clear_expired_sessions(now=later)
+    result = clear_expired_sessions(at=later)
     assert (result.read, result.deleted) == (0, 4)
     assert tier.calls["read"] == 0
     assert tier.objects() == []

@@ -10,7 +10,6 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
 from io import StringIO
 from pathlib import Path
@@ -26,9 +25,10 @@ from django.test import Client
 
 from sessions_blob import user_index
 from sessions_blob.backends.storage import SessionStore
-from sessions_blob.progress import Progress
+from sessions_blob.progress import ProgressReporter
 from sessions_blob.records import object_id
 from tests.support.faultproxy import FaultProxy
+from tests.support.machines import on_machines
 from tests.support.sessions import make_session, session_exists, stored_record, tamper
 from tests.support.tiers import Tier
 
@@ -41,24 +41,6 @@ def run(*args: str) -> str:
     out = StringIO()
     call_command("sessions_blob", *args, stdout=out, stderr=StringIO())
     return out.getvalue()
-
-
-def on_two_machines(*args: str) -> list[BaseException]:
-    """Run a subcommand twice at once; what either run raised."""
-    errors: list[BaseException] = []
-
-    def machine() -> None:
-        try:
-            run(*args)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=machine) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
 
 
 def exit_code(*args: str) -> tuple[int, str]:
@@ -432,7 +414,7 @@ def test_logout_user(tier: Tier, django_user_model: Any) -> None:
 @LOCAL_AND_S3
 def test_logout_user_on_two_machines_at_once(tier: Tier) -> None:
     keys = [make_session(**{SESSION_KEY: "9", "n": n}).session_key for n in range(6)]
-    assert on_two_machines("logout_user", "9", "--id") == []
+    assert on_machines(lambda: run("logout_user", "9", "--id")) == []
     assert not any(session_exists(k) for k in keys)
     assert user_index.session_ids("9") == []
 
@@ -557,18 +539,18 @@ def test_progress_draws_a_bar_on_a_terminal_and_lines_in_logs() -> None:
     from django.core.management.base import OutputWrapper
 
     tty_out = StringIO()
-    bar = Progress(OutputWrapper(tty_out), "clearing", tty=True, every=0)
+    bar = ProgressReporter(OutputWrapper(tty_out), "clearing", tty=True, every=0)
     bar(50, 200)
     bar.finish()
     assert "\r\x1b[K" in tty_out.getvalue()
     assert "[########......................] 50/200" in tty_out.getvalue()
     log_out = StringIO()
-    lines = Progress(OutputWrapper(log_out), "reading", tty=False, every=0)
+    lines = ProgressReporter(OutputWrapper(log_out), "reading", tty=False, every=0)
     lines(1500)
     assert log_out.getvalue().startswith("reading: 1,500 sessions (")
     assert "\r" not in log_out.getvalue()
     quiet = StringIO()
-    Progress(OutputWrapper(quiet), "x", enabled=False, every=0)(5, 10)
+    ProgressReporter(OutputWrapper(quiet), "x", enabled=False, every=0)(5, 10)
     assert quiet.getvalue() == ""
 
 

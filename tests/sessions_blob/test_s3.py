@@ -139,5 +139,5 @@ def test_swift_batch_delete_sends_content_md5(swift_sessions: S3Endpoint) -> Non
         session["n"] = n
         session.save()
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
-    result = clear_expired_sessions(now=later)
+    result = clear_expired_sessions(at=later)
     assert (result.deleted, result.delete_calls) == (3, 1)

@@ -59,23 +59,46 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
+def serve(
+    command: list[str],
+    log: Path,
+    *,
+    port: int,
+    ready: str = "/",
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 30,
+) -> Iterator[str]:
+    """Run ``command`` (a server on ``port``) in a process group of its own,
+    logging to ``log``; yield its URL once ``ready`` answers; stop it after."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_for_http(f"{url}{ready}", process, timeout=timeout)
+            yield url
+        finally:
+            stop(process)
+
+
+@contextlib.contextmanager
 def moto_server(log_dir: Path) -> Iterator[str]:
     """moto's standalone S3 server; yields its endpoint URL."""
     port = free_port()
-    log = open(log_dir / f"moto-{port}.log", "wb")  # noqa: SIM115
-    process = subprocess.Popen(
+    with serve(
         [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/moto-api/", process, timeout=30)
+        log_dir / f"moto-{port}.log",
+        port=port,
+        ready="/moto-api/",
+    ) as url:
         yield url
-    finally:
-        stop(process)
-        log.close()
 
 
 def create_bucket(endpoint: str, bucket: str) -> None:
@@ -102,31 +125,24 @@ def django_server(
     """A Django project under gunicorn with ``env`` on top of this environment
     (the site by default; ``app`` names another WSGI application)."""
     port = free_port()
-    log = open(log_dir / f"{name}-{port}.log", "wb")  # noqa: SIM115
-    process = subprocess.Popen(
-        [
-            str(BIN / "gunicorn"),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--access-logfile",
-            "-",
-            app,
-        ],
+    command = [
+        str(BIN / "gunicorn"),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--access-logfile",
+        "-",
+        app,
+    ]
+    with serve(
+        command,
+        log_dir / f"{name}-{port}.log",
+        port=port,
         cwd=ROOT,
         env={**os.environ, **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/", process, timeout=30)
+    ) as url:
         yield url
-    finally:
-        stop(process)
-        log.close()
 
 
 def manage(env: dict[str, str], *args: str, timeout: float = 120) -> str:

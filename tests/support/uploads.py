@@ -90,3 +90,17 @@ def orphan_files(count: int = 2) -> list[str]:
         storage.save(f"uploads/{uid}/{uuid.uuid4().hex}.csv", ContentFile(b"a\n1\n"))
         for _ in range(count)
     ]
+
+
+def edit_upload(session_key: str, change: Any) -> None:
+    """Change a session's upload document as another instance would: read
+    the session, ``change(doc)``, save it (the engine merges, as for any
+    request)."""
+    from uploads.documents import SESSION_KEY, UploadDocument
+
+    store = SessionStore(session_key)
+    doc = UploadDocument.from_session(store)
+    assert doc is not None, "no upload document in this session"
+    change(doc)
+    store[SESSION_KEY] = doc.to_dict()
+    store.save()

@@ -17,6 +17,7 @@ from django.core.files.storage import Storage, storages
 from django.test import Client
 
 from tests.support.s3 import S3Endpoint
+from tests.support.tiers import Tier
 
 BACKENDS = ["filesystem", "s3"]
 GOOD_CSV = b"id,name,amount\n1,alice,1.5\n2,bob,2.5\n3,carol,\n"
@@ -60,6 +61,20 @@ def backend(request: pytest.FixtureRequest, settings: Any) -> Backend:
         }
     settings.SESSIONS_BLOB_PREFIX = f"sessions-{tag}/"
     return Backend(request.param)
+
+
+@pytest.fixture
+def s3_uploads(tier: Tier, settings: Any) -> None:
+    """On the S3 tier the upload files go to S3 as well (a folder of their own
+    in the tier's bucket)."""
+    if tier.s3 is not None:
+        assert tier.bucket is not None
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "default": tier.s3.storage(
+                tier.bucket, location=f"files-{uuid.uuid4().hex[:8]}"
+            ),
+        }
 
 
 def multipart(

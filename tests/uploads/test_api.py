@@ -14,20 +14,20 @@ import requests
 from django.conf import settings as django_settings
 from django.test import Client
 
+from sessions_blob.backends.storage import SessionStore
 from tests.uploads.conftest import GOOD_CSV, Api, Backend, assert_error, multipart
 from uploads.documents import SESSION_KEY
-from uploads.services import _session_store
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06"
 ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 
 
 def _doc(session_id: str) -> dict[str, Any]:
-    return dict(_session_store(session_id)[SESSION_KEY])
+    return dict(SessionStore(session_id)[SESSION_KEY])
 
 
 def _set_doc(session_id: str, **changes: Any) -> None:
-    store = _session_store(session_id)
+    store = SessionStore(session_id)
     doc = dict(store[SESSION_KEY])
     doc.update(changes)
     store[SESSION_KEY] = doc
@@ -326,11 +326,11 @@ def test_analytics(api: Api, backend: Backend) -> None:
 
     assert response.status_code == 200
     doc = response.json()
-    assert doc["schema_version"] == "1"
-    assert doc["session_id"] == session_id
-    assert ISO_UTC.fullmatch(doc["generated_at"])
+    assert doc["schemaVersion"] == "2"
+    assert doc["id"] == session_id
+    assert ISO_UTC.fullmatch(doc["generatedAt"])
     good, bad = doc["files"]
-    assert (good["file_id"], good["name"], good["error"]) == (
+    assert (good["fileId"], good["name"], good["error"]) == (
         files[0]["id"],
         "people.csv",
         None,
@@ -424,7 +424,7 @@ def test_process_an_unknown_session(
 
 def test_process_an_expired_session(api: Api, backend: Backend, settings: Any) -> None:
     session_id = api.new_session()
-    store = _session_store(session_id)
+    store = SessionStore(session_id)
     store.set_expiry(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1))
     store.save()
     stored = backend.files()
@@ -589,12 +589,14 @@ def test_get_session(api: Api, backend: Backend) -> None:
         "createdAt",
         "expiresAt",
         "status",
+        "statusMessage",
         "error",
         "files",
         "progress",
         "analyticsUrl",
     }
     assert body["progress"] is None  # only while processing
+    assert body["statusMessage"] == "1 file uploaded and ready to process."
     assert set(body["files"][0]) == {
         "id",
         "name",
@@ -603,7 +605,9 @@ def test_get_session(api: Api, backend: Backend) -> None:
         "contentType",
         "url",
         "error",
+        "badge",
     }
+    assert body["files"][0]["badge"] == {"state": "uploaded", "label": "Uploaded"}
     url = body["files"][0]["url"]
     if backend.name == "s3":
         assert "Signature=" in url and "Expires=" in url

@@ -8,12 +8,10 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from io import StringIO
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.core.files.base import ContentFile
@@ -24,6 +22,7 @@ from django.core.management.base import CommandError
 from django.test import Client
 
 from sessions_blob.backends.storage import SessionStore
+from tests.support.machines import on_machines
 from tests.support.sessions import make_session, session_exists, tamper
 from tests.support.tiers import Tier
 from tests.support.uploads import make_upload_session, orphan_files, upload_exists
@@ -31,19 +30,6 @@ from tests.support.uploads import make_upload_session, orphan_files, upload_exis
 pytestmark = pytest.mark.django_db
 LOCAL_AND_S3 = pytest.mark.parametrize("tier", ["filesystem", "s3"], indirect=True)
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def s3_uploads(tier: Tier, settings: Any) -> None:
-    """On the S3 tier the upload files go to S3 as well."""
-    if tier.s3 is not None:
-        assert tier.bucket is not None
-        settings.STORAGES = {
-            **settings.STORAGES,
-            "default": tier.s3.storage(
-                tier.bucket, location=f"files-{uuid.uuid4().hex[:8]}"
-            ),
-        }
 
 
 def purge(*args: str) -> str:
@@ -207,19 +193,7 @@ def test_purge_uploads_refuses_while_sessions_are_unreadable(
 def test_purge_uploads_on_two_machines_at_once(tier: Tier, s3_uploads: None) -> None:
     _live, live_files = make_upload_session(files=2)
     orphans = orphan_files(6)
-    errors: list[BaseException] = []
-
-    def machine() -> None:
-        try:
-            purge("--min-age", "0")
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=machine) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = on_machines(lambda: purge("--min-age", "0"))
     assert errors == []
     assert all(upload_exists(n) for n in live_files)
     assert not any(upload_exists(n) for n in orphans)

@@ -8,10 +8,12 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from sessions_blob.backends.storage import SessionStore
+from tests.support.uploads import edit_upload
 from tests.uploads.conftest import GOOD_CSV, Api, Backend
-from uploads import services
-from uploads.documents import PHASES, Progress, UploadDocument, display_name
-from uploads.errors import ApiError
+from uploads import profiling, services
+from uploads.documents import PHASES, RunProgress, UploadDocument, display_name
+from uploads.exceptions import UploadError
 
 
 def _files(*names: str) -> list[SimpleUploadedFile]:
@@ -47,26 +49,24 @@ def test_two_process_calls_that_loaded_together_cannot_both_run(
     session_id = api.new_session()
     both_loaded = threading.Barrier(2, timeout=10)
     first_load: set[int] = set()
-    real_open = services._open
+    real_load = SessionStore.load
 
-    def open_together(key: str | None) -> Any:
-        store = real_open(key)
-        if store is not None:
-            store.get("upload")
+    def load_together(store: SessionStore) -> Any:
+        data = real_load(store)
         me = threading.get_ident()
         if me not in first_load:
             first_load.add(me)
             both_loaded.wait()
-        return store
+        return data
 
-    monkeypatch.setattr(services, "_open", open_together)
+    monkeypatch.setattr(SessionStore, "load", load_together)
 
     results = _run_together(
         2, lambda i: services.upload_session_process(session_key=session_id)
     )
 
     done = [r for r in results if not isinstance(r, Exception)]
-    refused = [r for r in results if isinstance(r, ApiError)]
+    refused = [r for r in results if isinstance(r, UploadError)]
     assert len(done) == 1, results
     assert [e.code for e in refused] == ["already_processing"]
     assert done[0].doc.status == "completed"
@@ -84,7 +84,7 @@ def test_many_concurrent_process_calls_run_once(
     )
 
     done = [r for r in results if not isinstance(r, Exception)]
-    codes = sorted(r.code for r in results if isinstance(r, ApiError))
+    codes = sorted(r.code for r in results if isinstance(r, UploadError))
     assert len(done) == 1, results
     assert set(codes) <= {"already_processing", "nothing_to_process"}
     assert len(codes) == 5
@@ -96,12 +96,12 @@ def test_concurrent_uploads_to_one_session_keep_every_file(
     api: Api, backend: Backend
 ) -> None:
     session_id = api.new_session()
-    store = services._session_store(session_id)
+    store = SessionStore(session_id)
 
     results = _run_together(
         4,
         lambda i: services.upload_session_add_files(
-            session=services._session_store(session_id),
+            session=SessionStore(session_id),
             files=_files(f"{i}.csv"),
             create=False,
         ),
@@ -129,7 +129,7 @@ def test_upload_racing_a_delete_leaves_nothing_behind(
         if i == 0:
             return services.upload_session_delete(session_key=session_id)
         return services.upload_session_add_files(
-            session=services._session_store(session_id),
+            session=SessionStore(session_id),
             files=_files("late.csv"),
             create=False,
         )
@@ -137,16 +137,16 @@ def test_upload_racing_a_delete_leaves_nothing_behind(
     results = _run_together(2, work)
 
     added = results[1]
-    if isinstance(added, ApiError):  # the delete came first
+    if isinstance(added, UploadError):  # the delete came first
         assert added.code == "session_not_found"
     assert backend.files() == []
-    with pytest.raises(ApiError) as err:
+    with pytest.raises(UploadError) as err:
         services.upload_session_get(session_key=session_id)
     assert err.value.code == "session_not_found"
 
 
 def test_a_new_session_is_created_on_the_callers_session(backend: Backend) -> None:
-    caller = services._session_store()
+    caller = SessionStore()
 
     created = services.upload_session_add_files(
         session=caller, files=_files("a.csv"), create=True
@@ -160,9 +160,9 @@ def test_a_new_session_is_created_on_the_callers_session(backend: Backend) -> No
 
 
 def test_no_session_and_no_create_is_404(backend: Backend) -> None:
-    with pytest.raises(ApiError) as err:
+    with pytest.raises(UploadError) as err:
         services.upload_session_add_files(
-            session=services._session_store("d" * 32),
+            session=SessionStore("d" * 32),
             files=_files("a.csv"),
             create=False,
         )
@@ -190,16 +190,16 @@ def test_a_session_deleted_while_processing_leaves_nothing_behind(
     api: Api, backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     session_id = api.new_session()
-    real_profile = services._profile_file
+    real_profile = profiling.profile_csv
 
-    def profile_then_delete(*args: Any) -> Any:
-        result = real_profile(*args)
+    def profile_then_delete(*args: Any, **kwargs: Any) -> Any:
+        result = real_profile(*args, **kwargs)
         services.upload_session_delete(session_key=session_id)
         return result
 
-    monkeypatch.setattr(services, "_profile_file", profile_then_delete)
+    monkeypatch.setattr(profiling, "profile_csv", profile_then_delete)
 
-    with pytest.raises(ApiError) as err:
+    with pytest.raises(UploadError) as err:
         services.upload_session_process(session_key=session_id)
 
     assert err.value.code == "session_not_found"
@@ -212,14 +212,14 @@ def test_processing_records_its_progress(
     """Status readers see which file is being profiled; the end clears it."""
     session_id = api.new_session(("a.csv", GOOD_CSV), ("b.csv", GOOD_CSV))
     seen: list[UploadDocument] = []
-    real_profile = services._profile_file
+    real_profile = profiling.profile_csv
 
-    def profile_then_look(*args: Any) -> Any:
-        result = real_profile(*args)
+    def profile_then_look(*args: Any, **kwargs: Any) -> Any:
+        result = real_profile(*args, **kwargs)
         seen.append(services.upload_session_get(session_key=session_id).doc)
         return result
 
-    monkeypatch.setattr(services, "_profile_file", profile_then_look)
+    monkeypatch.setattr(profiling, "profile_csv", profile_then_look)
     done = services.upload_session_process(session_key=session_id)
 
     assert [d.status for d in seen] == ["processing", "processing"]
@@ -239,9 +239,9 @@ def test_progress_is_throttled_and_only_written_by_the_run(
         def start(doc: UploadDocument) -> None:
             doc.status, doc.run = "processing", run
 
-        services._update(session_id, services._existing(start))
+        edit_upload(session_id, start)
 
-    def progress() -> Progress | None:
+    def progress() -> RunProgress | None:
         return services.upload_session_get(session_key=session_id).doc.progress
 
     hold("mine")

@@ -77,7 +77,7 @@ def test_process_answers_202_and_the_worker_completes(
     [job] = _jobs()
     assert job.status == "READY"
     assert job.args_kwargs == {"args": [session_id], "kwargs": {}}
-    assert job.task_path == "uploads.tasks.process_upload_session"
+    assert job.task_path == "uploads.services.processing.process_upload_session"
     assert api.get(session_id).json()["status"] == "queued"
     assert not any(name.endswith("analytics.json") for name in backend.files())
 
@@ -135,7 +135,7 @@ def test_a_job_for_a_session_no_longer_queued_is_dropped(
     run_worker()
     # the same job delivered again (a redelivery, or a job left from a
     # takeover) finds the session completed and leaves it alone
-    from uploads.tasks import process_upload_session
+    from uploads.services import process_upload_session
 
     before = _doc(session_id)
     assert process_upload_session.call(session_id) == "skipped"

@@ -93,7 +93,7 @@ def test_upload_process_and_read_on_two_servers(
             == b"x;y\n1;2\n"
         )
         analytics = requests.get(session["analyticsUrl"], timeout=30).json()
-        assert analytics["session_id"] == session_id
+        assert analytics["id"] == session_id
         assert analytics["files"][0]["profile"]["rowCount"] == 3
         assert analytics["files"][2]["profile"]["delimiter"] == ";"
 

@@ -41,7 +41,7 @@
     uploadsDone: 0, // uploads finished in this batch
     processRequest: false, // POST /api/process in flight
     watching: false, // this page saw a run (queued or processing): open the dashboard when done
-    progress: null, // the session's progress while processing (file, phase, message)
+    statusMessage: el.status.textContent, // the server's words for the status
     pollTimer: null,
     polls: 0
   };
@@ -96,10 +96,6 @@
       i += 1;
     }
     return value.toFixed(1) + "\u00a0" + units[i];
-  }
-
-  function plural(n, word) {
-    return n + " " + word + (n === 1 ? "" : "s");
   }
 
   /* A run holds the session: queued (queue mode, waiting for a worker) or
@@ -188,7 +184,6 @@
     stopPolling();
     state.sessionId = null;
     state.watching = false;
-    state.progress = null;
     state.fileCount = 0;
     root.dataset.sessionId = "";
     // A fresh start: every row goes (the session's files, and uploads that
@@ -272,48 +267,22 @@
         row.dataset.fileId = file.id;
         row.querySelector(".file-progress-wrap").hidden = true;
       }
-      if (file.error) {
-        setRowState(row, "error", "Not profiled");
-        setRowError(row, file.error);
-      } else if (doc.status === "completed") {
-        setRowState(row, "profiled", "Profiled");
-        setRowError(row, null);
-      } else if (doc.status === "queued") {
-        setRowState(row, "uploaded", "Queued");
-        setRowError(row, null);
-      } else if (doc.status === "processing") {
-        var current = doc.progress && doc.progress.file === index + 1;
-        setRowState(row, "uploaded", current ? "Profiling…" : "Processing");
-        setRowError(row, null);
-      } else {
-        setRowState(row, "uploaded", "Uploaded");
-        setRowError(row, null);
-      }
+      // The wording is the server's (file.badge), as on the rendered page.
+      setRowState(row, file.badge.state, file.badge.label);
+      setRowError(row, file.error || null);
     });
   }
 
   // ------------------------------------------------------------ status
 
   function statusText(status) {
-    var files = plural(state.fileCount, "file");
     if (state.current) {
       var total = state.uploadsDone + state.queue.length + 1;
       return "Uploading " + state.current + " (" + (state.uploadsDone + 1) + " of " + total + ")…";
     }
-    switch (status) {
-      case "uploaded":
-        return files + " uploaded and ready to process.";
-      case "queued":
-        return "Queued: waiting for a worker…";
-      case "processing":
-        return state.progress ? "Processing. " + state.progress.message + "…" : "Processing " + files + "…";
-      case "completed":
-        return state.watching ? "Completed. Opening the dashboard…" : "Completed. The dashboard is ready.";
-      case "failed":
-        return "Processing failed. Add other files and process again, or start over.";
-      default:
-        return "Add CSV files to begin.";
-    }
+    if (status === "completed" && state.watching) return "Completed. Opening the dashboard…";
+    // Otherwise the server's words: statusMessage of the last session document.
+    return status ? state.statusMessage : root.dataset.emptyStatus;
   }
 
   function setStatus(status) {
@@ -326,7 +295,7 @@
 
   function applySession(doc) {
     state.sessionId = doc.id;
-    state.progress = doc.progress || null;
+    state.statusMessage = doc.statusMessage;
     root.dataset.sessionId = doc.id;
     syncFiles(doc);
     setStatus(doc.status);

@@ -28,7 +28,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from sessions_blob.backends import configured_engine
 from sessions_blob.exceptions import StorageUnavailable
-from sessions_blob.progress import Progress
+from sessions_blob.progress import ProgressReporter
 
 NEEDS_ATTENTION = 3
 
@@ -118,8 +118,10 @@ class Command(BaseCommand):
         except StorageUnavailable as exc:
             raise CommandError(f"Session storage unavailable: {exc}") from exc
 
-    def progress(self, label: str, unit: str = "sessions") -> Progress:
-        return Progress(self.stderr, label, unit=unit, enabled=self.verbosity > 0)
+    def progress(self, label: str, unit: str = "sessions") -> ProgressReporter:
+        return ProgressReporter(
+            self.stderr, label, unit=unit, enabled=self.verbosity > 0
+        )
 
     def summary(self, text: str) -> None:
         if self.verbosity > 0:

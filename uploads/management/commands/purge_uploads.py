@@ -13,7 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from sessions_blob.exceptions import StorageUnavailable
-from sessions_blob.progress import Progress
+from sessions_blob.progress import ProgressReporter
 from uploads.cleanup import purge_orphans
 
 NEEDS_ATTENTION = 3
@@ -45,7 +45,9 @@ class Command(BaseCommand):
         if options["min_age"] < 0:
             raise CommandError("--min-age must not be negative.")
         verbosity = options["verbosity"]
-        progress = Progress(self.stderr, "reading sessions", enabled=verbosity > 0)
+        progress = ProgressReporter(
+            self.stderr, "reading sessions", enabled=verbosity > 0
+        )
         try:
             result = purge_orphans(
                 min_age=options["min_age"],

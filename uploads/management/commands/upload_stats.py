@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from sessions_blob.exceptions import StorageUnavailable
-from sessions_blob.progress import Progress
+from sessions_blob.progress import ProgressReporter
 from uploads.cleanup import upload_stats
 
 
@@ -20,7 +20,9 @@ class Command(BaseCommand):
 
     def handle(self, **options: Any) -> None:
         verbosity = options["verbosity"]
-        progress = Progress(self.stderr, "reading sessions", enabled=verbosity > 0)
+        progress = ProgressReporter(
+            self.stderr, "reading sessions", enabled=verbosity > 0
+        )
         try:
             result = upload_stats(progress=progress)
         except StorageUnavailable as exc:

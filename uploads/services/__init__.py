@@ -1,0 +1,44 @@
+"""The work behind the uploads API: keyword-only, typed functions that raise
+``uploads.exceptions`` (never HTTP errors).
+
+- ``store``: the upload document's compare-and-set persistence in the session;
+- ``files``: storing uploads under server ids, reading them back;
+- ``sessions``: reading and deleting an upload session;
+- ``processing``: profiling the files, inline or queued (its task is there);
+- ``liveness``: heartbeats, progress and the timeout of dead runs;
+- ``analytics``: the analytics document.
+"""
+
+from uploads.services.analytics import upload_session_analytics
+from uploads.services.files import (
+    upload_file_open,
+    upload_file_signed_url,
+    upload_session_add_files,
+)
+from uploads.services.liveness import ProgressRecorder
+from uploads.services.processing import (
+    process_upload_session,
+    upload_session_enqueue,
+    upload_session_process,
+    upload_session_run_queued,
+)
+from uploads.services.sessions import (
+    upload_file_get,
+    upload_session_delete,
+    upload_session_get,
+)
+
+__all__ = [
+    "ProgressRecorder",
+    "process_upload_session",
+    "upload_file_get",
+    "upload_file_open",
+    "upload_file_signed_url",
+    "upload_session_add_files",
+    "upload_session_analytics",
+    "upload_session_delete",
+    "upload_session_enqueue",
+    "upload_session_get",
+    "upload_session_process",
+    "upload_session_run_queued",
+]
