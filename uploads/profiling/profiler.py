@@ -130,6 +130,9 @@ class Profiler:
         unique_texts = [c for c in texts if _all_distinct(c)]
         extremes = self.passes.extremes(numeric)
         self.distributions.run(cols, rows, extremes, unique_texts)
+        # the API's phases (uploads.documents.PHASES) call this step
+        # "computing histograms and correlations"
+        corr = self.correlations(cols, rows)
         self.phase("quantiles")
         self.distributions.quantiles(numeric)
 
@@ -137,9 +140,6 @@ class Profiler:
         if grouped:
             self.phase("top_values")
             self.passes.top_values_grouped(grouped)
-
-        self.phase("correlations")
-        corr = self.correlations(cols, rows)
 
         self.phase("duplicates")
         duplicates, examples = self.passes.duplicates(src, rows)
@@ -291,8 +291,8 @@ def profile_csv(
     rejected rows (``rejectedCount`` is the total). ``null_markers`` changes the
     default null markers (:class:`~uploads.profiling.markers.NullMarkers`).
     ``progress`` is called with each phase name: sniffing, transcoding, reading,
-    aggregating, distributions, quantiles, top_values, correlations, duplicates,
-    sampling, done.
+    aggregating, distributions (histograms and correlations), quantiles,
+    top_values, duplicates, sampling, done.
 
     Raises :class:`ProfileError` for files that cannot be profiled.
     """
