@@ -377,3 +377,16 @@ def test_spearman_of_a_large_file_is_sampled_and_says_so(tmp_path: Path) -> None
     assert doc["correlations"]["pearson"][0][1] == pytest.approx(
         statistics.correlation(xs, ys)
     )
+
+
+def test_every_phase_is_one_the_api_names(tmp_path: Path) -> None:
+    """The API's progress (uploads.documents.PHASES) words each phase."""
+    from uploads.documents import PHASES
+
+    text = "name,n,x\n" + "".join(f"caf\xe9,{k % 3},{k}\n" for k in range(30)) * 2
+    path = tmp_path / "cp.csv"
+    path.write_bytes(text.encode("cp1252"))
+    phases: list[str] = []
+    profile_csv(path, progress=phases.append)
+    assert {"transcoding", "duplicates", "distributions", "done"} <= set(phases)
+    assert set(phases) <= set(PHASES)
