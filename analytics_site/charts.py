@@ -101,6 +101,15 @@ def fmt_when(value: str | None) -> str:
     return moment.strftime("%Y-%m-%d")
 
 
+def fmt_plain(value: Any) -> str:
+    """A number without thousands separators (years: ``2013``, not ``2,013``)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if math.isfinite(value) and float(value).is_integer():
+            return str(int(value))
+        return f"{value:.6g}"
+    return fmt_num(value)
+
+
 def fmt_edge(value: int | float | str) -> str:
     return fmt_when(value) if isinstance(value, str) else fmt_num(value)
 
@@ -178,11 +187,20 @@ def _axis_formatter(edges: Sequence[int | float | str]) -> Callable[[Any], str]:
 
 
 def histogram_chart(
-    column: str, edges: Sequence[int | float | str], counts: Sequence[int], rows: int
+    column: str,
+    edges: Sequence[int | float | str],
+    counts: Sequence[int],
+    rows: int,
+    *,
+    plain: bool = False,
 ) -> Chart | None:
-    """Vertical bars of equal-width bins; x labels at both ends and the middle."""
+    """Vertical bars of equal-width bins; x labels at both ends and the middle.
+
+    ``plain``: numbers without thousands separators (years).
+    """
     if not counts or len(edges) != len(counts) + 1:
         return None
+    edge = fmt_plain if plain else fmt_edge
     top = max(counts)
     n = len(counts)
     slot = WIDTH / n
@@ -192,7 +210,7 @@ def histogram_chart(
     rows_out = []
     for i, count in enumerate(counts):
         last = i == n - 1
-        label = f"{fmt_edge(edges[i])} to {fmt_edge(edges[i + 1])}"
+        label = f"{edge(edges[i])} to {edge(edges[i + 1])}"
         label += " (inclusive)" if last else ""
         height = plot_height * count / top if top else 0.0
         if count and height < 1.5:
@@ -212,14 +230,14 @@ def histogram_chart(
         rows_out.append((label, fmt_int(count), fmt_pct(count, rows)))
     fullest = counts.index(top)
     description = (
-        f"{n} equal-width bins from {fmt_edge(edges[0])} to {fmt_edge(edges[-1])}. "
+        f"{n} equal-width bins from {edge(edges[0])} to {edge(edges[-1])}. "
         + (
             f"The fullest, {bars[fullest].label}, holds {fmt_int(top)} values."
             if top
             else "Every bin is empty."
         )
     )
-    axis = _axis_formatter(edges)
+    axis = fmt_plain if plain else _axis_formatter(edges)
     x_labels = [
         AxisLabel(0, axis(edges[0]), "start"),
         AxisLabel(WIDTH, axis(edges[-1]), "end"),
@@ -247,11 +265,13 @@ def bar_chart(
     title: str,
     label_head: str = "Value",
 ) -> Chart | None:
-    """Horizontal bars, one row per value: label and count above a bar scaled to
-    the largest count."""
+    """Horizontal bars, one row per value: label and count above a bar whose
+    length is the value's share of ``rows``."""
     if not values:
         return None
-    top = max(count for _value, count in values) or 1
+    # Scaled to the share of rows, not to the largest count: a value held by
+    # 0.1% of the rows draws a sliver, not a full bar.
+    whole = rows or max(count for _value, count in values) or 1
     bars = []
     for i, (value, count) in enumerate(values):
         y = i * _ROW_HEIGHT
@@ -259,7 +279,7 @@ def bar_chart(
             Bar(
                 x=0,
                 y=y + 15,
-                width=round(max(WIDTH * count / top, 2.0 if count else 0.0), 2),
+                width=round(max(WIDTH * count / whole, 2.0 if count else 0.0), 2),
                 height=8,
                 label=value,
                 count=count,
@@ -282,4 +302,169 @@ def bar_chart(
         bars=bars,
         table_head=(label_head, "Count", "Share of rows"),
         table_rows=[(b.label, fmt_int(b.count), b.share) for b in bars],
+    )
+
+
+# ------------------------------------------------------------- grid charts
+
+
+@dataclass(frozen=True)
+class Cell:
+    x: float
+    y: float
+    width: float
+    height: float
+    level: int  # 0 (empty) to 5 (fullest): a CSS class, never a colour here
+    label: str  # what the cell counts, in full
+
+
+@dataclass(frozen=True)
+class GridChart:
+    """Cells of a matrix (missing values by column and row range, or rows by
+    x and y bin of a correlated pair), shaded in 6 levels by the stylesheet."""
+
+    kind: str  # "missing" or "density"
+    title: str
+    description: str
+    width: int
+    height: int
+    cells: list[Cell]
+    x_labels: list[AxisLabel]
+    y_labels: list[AxisLabel]
+    table_head: tuple[str, str, str]
+    table_rows: list[tuple[str, str, str]]
+    plot_left: float = 0.0
+    plot_bottom: float = 0.0
+
+
+def _level(count: int, top: int) -> int:
+    if not count or not top:
+        return 0
+    return max(1, min(5, math.ceil(5 * count / top)))
+
+
+_GRID_LEFT = 110.0
+_GRID_CELL_H = 16.0
+
+
+def missing_chart(
+    columns: Sequence[str],
+    ranges: Sequence[dict[str, int]],
+    counts: Sequence[Sequence[int]],
+    missing_totals: Sequence[int],
+    rows: int,
+) -> GridChart | None:
+    """A row per column, a cell per range of rows: darker = more missing."""
+    if not ranges or not columns or not any(missing_totals):
+        return None
+    n = len(ranges)
+    slot = (WIDTH * 2 - _GRID_LEFT) / n
+    cells = []
+    y_labels = []
+    table = []
+    for i, name in enumerate(columns):
+        y = i * _GRID_CELL_H
+        y_labels.append(AxisLabel(_GRID_LEFT - 6, shorten(name, 16), "end"))
+        for k, r in enumerate(ranges):
+            size = r["lastRow"] - r["firstRow"] + 1
+            count = counts[i][k]
+            cells.append(
+                Cell(
+                    x=round(_GRID_LEFT + k * slot, 2),
+                    y=y,
+                    width=round(slot - 1, 2),
+                    height=_GRID_CELL_H - 2,
+                    level=_level(count, size),
+                    label=(
+                        f"{name}, rows {fmt_int(r['firstRow'])} to "
+                        f"{fmt_int(r['lastRow'])}: {fmt_int(count)} missing "
+                        f"of {fmt_int(size)}"
+                    ),
+                )
+            )
+        table.append(
+            (name, fmt_int(missing_totals[i]), fmt_pct(missing_totals[i], rows))
+        )
+    height = int(len(columns) * _GRID_CELL_H)
+    worst = max(range(len(columns)), key=lambda i: missing_totals[i])
+    return GridChart(
+        kind="missing",
+        title="Missing values by column and row range",
+        description=(
+            f"{len(columns)} columns by {n} ranges of rows; darker cells hold more "
+            f"missing values. Most missing: {columns[worst]} "
+            f"({fmt_pct(missing_totals[worst], rows)} of rows)."
+        ),
+        width=WIDTH * 2,
+        height=height + 24,
+        cells=cells,
+        x_labels=[
+            AxisLabel(_GRID_LEFT, f"row {fmt_int(ranges[0]['firstRow'])}", "start"),
+            AxisLabel(WIDTH * 2, f"row {fmt_int(ranges[-1]['lastRow'])}", "end"),
+        ],
+        y_labels=y_labels,
+        table_head=("Column", "Missing", "Share of rows"),
+        table_rows=table,
+        plot_left=_GRID_LEFT,
+        plot_bottom=height + 16,
+    )
+
+
+def density_chart(
+    x_name: str,
+    y_name: str,
+    x_edges: Sequence[float],
+    y_edges: Sequence[float],
+    counts: Sequence[Sequence[int]],
+) -> GridChart | None:
+    """A hexbin-like scatter: rows per cell of an x by y grid (y upwards)."""
+    nx, ny = len(counts), len(counts[0]) if counts else 0
+    if not nx or not ny:
+        return None
+    side = 240.0
+    left, bottom = 44.0, side
+    cw, ch = side / nx, side / ny
+    top = max(max(col) for col in counts)
+    cells = []
+    table = []
+    for i in range(nx):
+        for j in range(ny):
+            count = counts[i][j]
+            if not count:
+                continue
+            xr = f"{fmt_num(x_edges[i])} to {fmt_num(x_edges[i + 1])}"
+            yr = f"{fmt_num(y_edges[j])} to {fmt_num(y_edges[j + 1])}"
+            cells.append(
+                Cell(
+                    x=round(left + i * cw, 2),
+                    y=round(bottom - (j + 1) * ch, 2),
+                    width=round(cw, 2),
+                    height=round(ch, 2),
+                    level=_level(count, top),
+                    label=f"{x_name} {xr}, {y_name} {yr}: {fmt_int(count)} rows",
+                )
+            )
+            table.append((xr, yr, fmt_int(count)))
+    return GridChart(
+        kind="density",
+        title=f"{y_name} against {x_name}",
+        description=(
+            f"Rows by {nx} ranges of {x_name} (across) and {ny} of {y_name} "
+            f"(up); darker cells hold more rows, the fullest {fmt_int(top)}."
+        ),
+        width=int(left + side + 8),
+        height=int(side + 36),
+        cells=cells,
+        x_labels=[
+            AxisLabel(left, fmt_short(x_edges[0]), "start"),
+            AxisLabel(left + side, fmt_short(x_edges[-1]), "end"),
+        ],
+        y_labels=[
+            AxisLabel(left - 4, fmt_short(y_edges[-1]), "end"),
+            AxisLabel(left - 4, fmt_short(y_edges[0]), "end"),
+        ],
+        table_head=(x_name, y_name, "Rows"),
+        table_rows=table,
+        plot_left=left,
+        plot_bottom=bottom,
     )

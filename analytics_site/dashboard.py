@@ -2,7 +2,7 @@
 
 Input: the session document (for file sizes) and the analytics document of
 ``GET /api/sessions/{id}/analytics`` (one profile or error per file; the
-profile's shape is in ``uploads/profiling.py``'s docstring and
+profile's shape is in ``docs/profiling.md`` and
 ``docs/profile.schema.json``). Output: plain dicts and lists of already
 formatted strings and :mod:`analytics_site.charts` charts, so the templates
 stay free of logic.
@@ -19,14 +19,19 @@ from django.template.defaultfilters import filesizeformat
 from analytics_site.charts import (
     DASH,
     Chart,
+    GridChart,
     bar_chart,
+    density_chart,
     fmt_int,
     fmt_num,
     fmt_pct,
+    fmt_plain,
     fmt_short,
     fmt_when,
     histogram_chart,
+    missing_chart,
 )
+from analytics_site.legacy_profiles import upgrade_profile
 
 TYPE_LABELS = {
     "integer": "Integer",
@@ -53,6 +58,10 @@ WARNINGS = {
         "At least 90% of the values are numbers, but not all.",
     ),
     "mixed_types": ("Mixed types", "Between 10% and 90% of the values are numbers."),
+    "correlated": (
+        "Correlated",
+        "Strongly correlated with another column (see Correlations).",
+    ),
 }
 
 #: Per-file error codes of the analytics document: a heading for each.
@@ -118,9 +127,12 @@ def _stats(
     kind = column["type"]
     if kind in ("integer", "float"):
         q = column.get("quantiles") or {}
+        plain = year_like(column)
+        num = fmt_plain if plain else fmt_num
+        short = fmt_plain if plain else fmt_short
         pairs = [
-            ("Min", fmt_num(column.get("min"))),
-            ("Max", fmt_num(column.get("max"))),
+            ("Min", num(column.get("min"))),
+            ("Max", num(column.get("max"))),
             ("Mean", fmt_num(column.get("mean"))),
             ("Std dev", fmt_num(column.get("std"))),
         ]
@@ -129,7 +141,7 @@ def _stats(
             strip = {
                 "title": "Percentiles",
                 "items": [
-                    (label, fmt_short(q.get(key)), fmt_num(q.get(key)))
+                    (label, short(q.get(key)), num(q.get(key)))
                     for label, key in (
                         ("P5", "p5"),
                         ("P25", "p25"),
@@ -143,9 +155,10 @@ def _stats(
     if kind in ("date", "datetime"):
         if column.get("min") is None:
             return [], None
+        zone = " UTC" if column.get("timezone") else ""
         pairs = [
-            ("Earliest", fmt_when(column.get("min"))),
-            ("Latest", fmt_when(column.get("max"))),
+            ("Earliest", fmt_when(column.get("min")) + zone),
+            ("Latest", fmt_when(column.get("max")) + zone),
             ("Span", _span(column.get("min"), column.get("max"))),
         ]
         return [{"label": k, "value": v, "wide": True} for k, v in pairs], None
@@ -174,41 +187,80 @@ def _chart(column: dict[str, Any], rows: int) -> tuple[Chart | None, str]:
         hist = column.get("histogram")
         if not hist:
             return None, "No values to chart."
-        return histogram_chart(name, hist["edges"], hist["counts"], rows), ""
+        chart = histogram_chart(
+            name, hist["edges"], hist["counts"], rows, plain=year_like(column)
+        )
+        return chart, ""
     if kind == "boolean":
         values = [
-            ("true", int(column.get("true_count", 0))),
-            ("false", int(column.get("false_count", 0))),
+            ("true", int(column.get("trueCount", 0))),
+            ("false", int(column.get("falseCount", 0))),
         ]
-        if column.get("null_count"):
-            values.append(("missing", int(column["null_count"])))
+        if column.get("nullCount"):
+            values.append(("missing", int(column["nullCount"])))
         return bar_chart(name, values, rows, title="Values"), ""
-    top = [(str(v["value"]), int(v["count"])) for v in column.get("top_values") or []]
+    top = [(str(v["value"]), int(v["count"])) for v in column.get("topValues") or []]
     if not top:
         return None, "No values to chart."
-    values = rows - column.get("null_count", 0) - column.get("empty_count", 0)
+    values = rows - column.get("nullCount", 0) - column.get("emptyCount", 0)
     if top[0][1] == 1 and len(top) > 3:
         # Every value occurs once: ten bars of 1 would say nothing more.
         top = top[:3]
         note = (
-            f"No value repeats: {fmt_int(column.get('distinct_count'))} distinct "
+            f"No value repeats: {fmt_int(column.get('distinctCount'))} distinct "
             "values, the first 3 shown."
         )
         return bar_chart(name, top, rows, title="Values"), note
     covered = sum(count for _v, count in top)
     note = (
-        f"Top {len(top)} of {fmt_int(column.get('distinct_count'))} distinct values, "
+        f"Top {len(top)} of {fmt_int(column.get('distinctCount'))} distinct values, "
         f"covering {fmt_pct(covered, values)} of the values."
-        if column.get("distinct_count", 0) > len(top)
-        else f"All {fmt_int(column.get('distinct_count'))} distinct values."
+        if column.get("distinctCount", 0) > len(top)
+        else f"All {fmt_int(column.get('distinctCount'))} distinct values."
     )
     return bar_chart(name, top, rows, title="Most frequent values"), note
+
+
+def year_like(column: dict[str, Any]) -> bool:
+    """Integers that read as years (1000 to 2999): shown without separators."""
+    low, high = column.get("min"), column.get("max")
+    return (
+        column.get("type") == "integer"
+        and isinstance(low, int)
+        and isinstance(high, int)
+        and 1000 <= low <= high <= 2999
+    )
+
+
+def _markers(column: dict[str, Any]) -> str:
+    """``NA: 13, -: 2``: the null markers seen, most frequent first."""
+    counts = column.get("markerCounts") or {}
+    return ", ".join(f"{marker}: {fmt_int(n)}" for marker, n in counts.items())
+
+
+def _extremes(column: dict[str, Any]) -> list[dict[str, Any]]:
+    ext = column.get("extremes") or {}
+    num = fmt_plain if year_like(column) else fmt_num
+    out = []
+    for key, title in (("smallest", "Smallest"), ("largest", "Largest")):
+        values = ext.get(key) or []
+        if values:
+            out.append(
+                {
+                    "title": title,
+                    "items": [
+                        {"value": num(v["value"]), "count": fmt_int(v["count"])}
+                        for v in values
+                    ],
+                }
+            )
+    return out
 
 
 def column_view(column: dict[str, Any], rows: int, chart_id: str) -> dict[str, Any]:
     chart, note = _chart(column, rows)
     stats, strip = _stats(column)
-    nulls = int(column.get("null_count", 0))
+    nulls = int(column.get("nullCount", 0))
     return {
         "id": chart_id,
         "name": column["name"],
@@ -217,22 +269,22 @@ def column_view(column: dict[str, Any], rows: int, chart_id: str) -> dict[str, A
         "nulls": fmt_int(nulls),
         "null_share": fmt_pct(nulls, rows) if rows and nulls else "",
         "has_nulls": nulls > 0,
-        "empty": fmt_int(column.get("empty_count", 0)),
-        "has_empty": bool(column.get("empty_count")),
-        "distinct": fmt_int(column.get("distinct_count", 0)),
+        "markers": _markers(column),
+        "empty": fmt_int(column.get("emptyCount", 0)),
+        "has_empty": bool(column.get("emptyCount")),
+        "distinct": fmt_int(column.get("distinctCount", 0)),
         "stats": stats,
         "strip": strip,
+        "extremes": _extremes(column),
         "chart": chart,
         "chart_note": note,
         "warnings": _warnings(list(column.get("warnings") or [])),
     }
 
 
-def _correlations(data: dict[str, Any] | None) -> dict[str, Any] | None:
-    if not data or len(data.get("columns") or []) < 2:
-        return None
+def _matrix(columns: list[str], matrix: list[list[Any]]) -> list[dict[str, Any]]:
     rows = []
-    for name, values in zip(data["columns"], data["matrix"], strict=False):
+    for name, values in zip(columns, matrix, strict=False):
         cells = []
         for value in values:
             if value is None:
@@ -245,7 +297,60 @@ def _correlations(data: dict[str, Any] | None) -> dict[str, Any] | None:
             css = "corr-0" if bucket == "0" else f"corr-{sign}{bucket}"
             cells.append({"text": f"{value:.2f}", "css": css})
         rows.append({"name": name, "cells": cells})
-    return {"columns": data["columns"], "rows": rows}
+    return rows
+
+
+def _coefficient(value: Any) -> str:
+    return DASH if value is None else f"{value:.2f}"
+
+
+def _correlations(data: dict[str, Any] | None, anchor: str) -> dict[str, Any] | None:
+    if not data or len(data.get("columns") or []) < 2:
+        return None
+    columns = data["columns"]
+    pairs = []
+    for k, pair in enumerate(data.get("pairs") or [], start=1):
+        grid = pair["grid"]
+        pairs.append(
+            {
+                "id": f"{anchor}-pair{k}",
+                "x": pair["x"],
+                "y": pair["y"],
+                "pearson": _coefficient(pair.get("pearson")),
+                "spearman": _coefficient(pair.get("spearman")),
+                "chart": density_chart(
+                    pair["x"], pair["y"], grid["xEdges"], grid["yEdges"], grid["counts"]
+                ),
+            }
+        )
+    return {
+        "columns": columns,
+        "tables": [
+            {
+                "kind": kind,
+                "label": label,
+                "rows": _matrix(columns, data.get(kind) or []),
+            }
+            for kind, label in (("pearson", "Pearson"), ("spearman", "Spearman"))
+            if data.get(kind)
+        ],
+        "omitted": data.get("omitted") or [],
+        "threshold": fmt_num(data.get("threshold")),
+        "pairs": pairs,
+    }
+
+
+def _missing(profile: dict[str, Any], rows: int) -> GridChart | None:
+    overview = profile.get("missing") or {}
+    columns = profile.get("columns") or []
+    totals = [int(c.get("nullCount", 0)) + int(c.get("emptyCount", 0)) for c in columns]
+    return missing_chart(
+        [c["name"] for c in columns],
+        overview.get("ranges") or [],
+        overview.get("counts") or [],
+        totals,
+        rows,
+    )
 
 
 def file_view(index: int, entry: dict[str, Any], size: int | None) -> dict[str, Any]:
@@ -258,30 +363,48 @@ def file_view(index: int, entry: dict[str, Any], size: int | None) -> dict[str, 
         "profile": None,
     }
     profile = entry.get("profile")
+    if profile:
+        profile = upgrade_profile(profile)
     if not profile:
         if view["error"] is None:
             view["error"] = file_error(
                 {"code": "processing_error", "message": "No profile was produced."}
             )
         return view
-    rows = int(profile.get("row_count", 0))
+    rows = int(profile.get("rowCount", 0))
+    anchor = view["anchor"]
     columns = [
         column_view(column, rows, f"f{index}-c{i}")
         for i, column in enumerate(profile.get("columns") or [], start=1)
     ]
-    warnings = [{"column": c["name"], **w} for c in columns for w in c["warnings"]]
-    rejected = int(profile.get("rejected_count", 0))
-    duplicates = int(profile.get("duplicate_rows", 0))
+    warnings = [
+        {"column": c["name"], "column_id": c["id"], **w}
+        for c in columns
+        for w in c["warnings"]
+    ]
+    rejected = int(profile.get("rejectedCount", 0))
+    duplicates = int(profile.get("duplicateRows", 0))
     delimiter = profile.get("delimiter", ",")
+    missing_cells = sum(
+        int(c.get("nullCount", 0)) + int(c.get("emptyCount", 0))
+        for c in profile.get("columns") or []
+    )
+    cells = rows * len(columns)
     view["profile"] = {
         "tiles": [
             {"label": "Rows", "value": fmt_int(rows), "tone": ""},
             {
                 "label": "Columns",
-                "value": fmt_int(profile.get("column_count")),
+                "value": fmt_int(profile.get("columnCount")),
                 "tone": "",
             },
             {"label": "Size", "value": view["size"], "tone": ""},
+            {
+                "label": "Missing cells",
+                "value": fmt_int(missing_cells),
+                "tone": "warn" if missing_cells else "",
+                "note": fmt_pct(missing_cells, cells) if missing_cells else "",
+            },
             {
                 "label": "Duplicate rows",
                 "value": fmt_int(duplicates),
@@ -293,7 +416,7 @@ def file_view(index: int, entry: dict[str, Any], size: int | None) -> dict[str, 
                 "value": fmt_int(rejected),
                 "tone": "warn" if rejected else "",
                 "note": "lower bound"
-                if "rejected_count" in profile.get("approximate", [])
+                if "rejectedCount" in profile.get("approximate", [])
                 else "",
             },
             {
@@ -305,16 +428,32 @@ def file_view(index: int, entry: dict[str, Any], size: int | None) -> dict[str, 
         "format": [
             _ENCODINGS.get(profile.get("encoding", ""), profile.get("encoding", "")),
             f"{_DELIMITERS.get(delimiter, repr(delimiter))}-separated",
-            "header row" if profile.get("has_header") else "no header row",
+            "header row" if profile.get("hasHeader") else "no header row",
         ],
-        "lossy_decode": bool(profile.get("lossy_decode")),
+        "no_rows": rows == 0,
+        "lossy_decode": bool(profile.get("lossyDecode")),
         "columns": columns,
         "warnings": warnings,
-        "rejected_rows": profile.get("rejected_rows") or [],
+        "rejected_rows": profile.get("rejectedRows") or [],
         "rejected_count": rejected,
-        "correlations": _correlations(profile.get("correlations")),
+        "missing": _missing(profile, rows) if rows else None,
+        "correlations": _correlations(profile.get("correlations"), anchor),
+        "spearman_sampled": "spearman" in (profile.get("approximate") or []),
         "sample_head": [c["name"] for c in profile.get("columns") or []],
-        "sample_rows": profile.get("sample_rows") or [],
+        "sample_rows": profile.get("sampleRows") or [],
+        "random_rows": profile.get("randomRows") or [],
+        "sample_count": len(profile.get("sampleRows") or [])
+        + len(profile.get("randomRows") or []),
+        "duplicates": [
+            {
+                "count": fmt_int(d["count"]),
+                "first_row": fmt_int(d["firstRow"]),
+                "cells": d["cells"],
+            }
+            for d in profile.get("duplicateExamples") or []
+        ],
+        "duplicate_count": duplicates,
+        "null_markers": (profile.get("nullMarkers") or {}).get("everywhere") or [],
         "approximate": profile.get("approximate") or [],
     }
     return view

@@ -138,7 +138,7 @@ def test_upload_process_read_delete_across_two_servers_and_a_worker(
             f"{b}/api/sessions/{session_id}/analytics", headers=key, timeout=30
         ).json()
         assert analytics["id"] == session_id
-        assert analytics["files"][0]["profile"]["row_count"] == 3
+        assert analytics["files"][0]["profile"]["rowCount"] == 3
         assert analytics["files"][1]["profile"]["delimiter"] == ";"
         assert session["analyticsUrl"] == f"{a}/api/sessions/{session_id}/analytics"
 

@@ -319,7 +319,15 @@ def test_bar_chart_geometry() -> None:
         "city", [("Paris", 50), ("Lyon", 25), ("x" * 80, 1)], rows=100, title="Top"
     )
     assert chart is not None
-    assert [bar.width for bar in chart.bars] == [charts.WIDTH, charts.WIDTH / 2, 6.4]
+    # bars are the share of rows (issue 14: they were scaled to the largest
+    # count, so a rare value could draw a full-width bar)
+    assert [bar.width for bar in chart.bars] == [
+        charts.WIDTH / 2,
+        charts.WIDTH / 4,
+        3.2,
+    ]
+    rare = charts.bar_chart("v", [("rare", 3)], rows=10_000, title="Top")
+    assert rare is not None and rare.bars[0].width == 2.0  # visible, not full
     assert chart.bars[2].short_label == "x" * 29 + "…"
     assert chart.bars[2].label == "x" * 80
     assert chart.height == 3 * 28

@@ -346,7 +346,7 @@ def test_analytics(api: Api, backend: Backend) -> None:
         None,
     )
     profile = good["profile"]
-    assert profile["row_count"] == 3
+    assert profile["rowCount"] == 3
     assert [c["name"] for c in profile["columns"]] == ["id", "name", "amount"]
     assert [c["type"] for c in profile["columns"]] == ["integer", "text", "float"]
     assert bad["profile"] is None
@@ -538,12 +538,12 @@ def test_bad_content(api: Api, backend: Backend, case: str) -> None:
         assert file_error is None and body["error"] is None
         profile = analytics["profile"]
         if case == "header_only":
-            assert (profile["row_count"], profile["column_count"]) == (0, 3)
+            assert (profile["rowCount"], profile["columnCount"]) == (0, 3)
         if case == "ragged_rows":
-            assert profile["row_count"] == 2
-            assert [r["line"] for r in profile["rejected_rows"]] == [3, 4]
+            assert profile["rowCount"] == 2
+            assert [r["line"] for r in profile["rejectedRows"]] == [3, 4]
         if case == "quoted_newlines":
-            assert profile["sample_rows"][0] == ["1", "two\nlines"]
+            assert profile["sampleRows"][0] == ["1", "two\nlines"]
     else:
         assert file_error["code"] == code and file_error["message"]
         assert body["error"]["code"] == "all_files_failed"

@@ -88,7 +88,7 @@ def test_process_answers_202_and_the_worker_completes(
     assert session["status"] == "completed"
     assert [f["error"] for f in session["files"]] == [None, None]
     analytics = api.analytics(session_id).json()
-    assert analytics["files"][0]["profile"]["row_count"] == 3
+    assert analytics["files"][0]["profile"]["rowCount"] == 3
     assert analytics["files"][1]["profile"]["delimiter"] == ";"
     [job] = _jobs()
     assert job.status == "SUCCESSFUL"
@@ -359,4 +359,4 @@ def test_a_worker_killed_mid_job_leaves_the_session_failed_then_it_is_retried(
             )
         assert done["status"] == "completed", done["error"]
         analytics = requests.get(done["analyticsUrl"], headers=key, timeout=30).json()
-        assert analytics["files"][0]["profile"]["row_count"] == 2_000_000
+        assert analytics["files"][0]["profile"]["rowCount"] == 2_000_000

@@ -98,7 +98,7 @@ def test_upload_process_and_read_on_two_servers(
             session["analyticsUrl"], headers=header, timeout=30
         ).json()
         assert analytics["id"] == session_id
-        assert analytics["files"][0]["profile"]["row_count"] == 3
+        assert analytics["files"][0]["profile"]["rowCount"] == 3
         assert analytics["files"][2]["profile"]["delimiter"] == ";"
 
         # a file over the limit gets a clean 413 over real HTTP (body drained)
