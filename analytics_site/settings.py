@@ -230,6 +230,10 @@ UPLOADS_UPLOAD_BYTES_PER_WINDOW = env_int(
     "UPLOADS_UPLOAD_BYTES_PER_WINDOW", 10 * 1024**3
 )
 UPLOADS_CLIENT_IP_HEADER = env_str("UPLOADS_CLIENT_IP_HEADER", "")
+# Direct uploads: parts of this size go straight to the storage; the bucket's
+# CORS rule lets these origins send them (manage.py uploads_storage setup).
+UPLOADS_DIRECT_PART_SIZE = env_int("UPLOADS_DIRECT_PART_SIZE", 16 * 1024**2)
+UPLOADS_CORS_ORIGINS = env_list("UPLOADS_CORS_ORIGINS", [])
 # inline: POST /api/process profiles in the request. queue: a worker does
 # (`manage.py db_worker`); jobs are rows in DATABASES (PostgreSQL for many
 # machines, the SQLite file for one).

@@ -17,12 +17,15 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.csp import CSP
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csp import csp_override
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from analytics_site.dashboard import dashboard_context, file_error
 from uploads import services
 from uploads.conf import conf
+from uploads.direct import direct_store
 from uploads.documents import (
     EMPTY_STATUS_MESSAGE,
     UploadDocument,
@@ -94,15 +97,24 @@ def home(request: HttpRequest) -> HttpResponse:
         "empty_status": EMPTY_STATUS_MESSAGE,
         "max_file_size": conf.MAX_FILE_SIZE,
         "max_files": conf.MAX_FILES,
+        "part_size": conf.DIRECT_PART_SIZE,
         "csrf_cookie_name": settings.CSRF_COOKIE_NAME,
         "urls": {
             "upload": reverse("uploads:upload"),
+            "direct": reverse("uploads:direct-uploads"),
             "process": reverse("uploads:process"),
             "session": reverse("uploads:session", args=[_ID]),
             "dashboard": reverse("session-dashboard", args=[_ID]),
         },
     }
-    return render(request, "home.html", context)
+    response = render(request, "home.html", context)
+    origin = direct_store().origin()
+    if origin is None:
+        return response
+    # The page sends parts straight to the bucket: its CSP must allow that
+    # origin (known only once the storage is, so not in SECURE_CSP).
+    policy: dict[str, Any] = {**settings.SECURE_CSP, "connect-src": [CSP.SELF, origin]}
+    return csp_override(policy)(lambda _request: response)(request)
 
 
 def _missing(request: HttpRequest) -> HttpResponse:

@@ -35,6 +35,7 @@ from sessions_blob.listing import batched
 from sessions_blob.signals import DeletedSession
 from sessions_blob.stores import ObjectInfo, object_store_for
 from uploads.conf import conf
+from uploads.direct import S3DirectStore, is_s3
 from uploads.documents import (
     SESSION_KEY,
     UPLOADS_ROOT,
@@ -84,6 +85,8 @@ def delete_upload_files(doc: UploadDocument) -> int:
         if owned_upload(info.name) == doc.uid
     }
     _delete(storage, sorted(names))
+    if is_s3(storage):  # direct uploads under way: their parts go too
+        S3DirectStore(storage).abort_open_uploads(folder, keep=lambda _n, _at: False)
     _remove_empty_folder(storage, folder)
     return len(names)
 
@@ -130,6 +133,7 @@ class PurgeResult:
     young: int = 0  # unreferenced but within the grace period
     orphans: int = 0
     deleted: int = 0
+    aborted: int = 0  # direct uploads to S3 left open by no live session
     bytes: int = 0
     sessions_read: int = 0
     unreadable_sessions: int = 0
@@ -140,10 +144,11 @@ class PurgeResult:
     def summary(self) -> str:
         verb = "would delete" if self.dry_run or self.refused else "deleted"
         count = self.orphans if self.dry_run or self.refused else self.deleted
+        aborted = f", aborted {self.aborted} open uploads" if self.aborted else ""
         return (
             f"{self.files} upload files: {self.kept} belong to live sessions, "
             f"{self.young} too recent to judge, {verb} {count} orphans "
-            f"({self.bytes:,} bytes); read {self.sessions_read} sessions"
+            f"({self.bytes:,} bytes){aborted}; read {self.sessions_read} sessions"
         )
 
 
@@ -204,6 +209,15 @@ def purge_orphans(
             result.deleted += _delete(storage, (info.name for info in chunk))
         for folder in {info.name.rpartition("/")[0] for info in orphans}:
             _remove_empty_folder(storage, folder)
+    if not dry_run and is_s3(storage):
+        # Direct uploads no session waits for (the lifecycle rule of
+        # ``manage.py uploads_storage setup`` catches any missed here).
+        result.aborted = S3DirectStore(storage).abort_open_uploads(
+            UPLOADS_ROOT,
+            keep=lambda name, initiated: (
+                not owned_upload(name) or name in referenced or initiated > cutoff
+            ),
+        )
     return result
 
 

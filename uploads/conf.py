@@ -49,6 +49,30 @@ class Settings:
         return int(getattr(settings, "UPLOADS_URL_EXPIRY", 300))
 
     @property
+    def DIRECT_PART_SIZE(self) -> int:
+        """Bytes per part of a direct upload: a larger file is sent in parts
+        of this size (S3 multipart; at least 5 MiB, at most 10,000 parts)."""
+        return int(getattr(settings, "UPLOADS_DIRECT_PART_SIZE", 16 * 1024**2))
+
+    @property
+    def DIRECT_UPLOAD_EXPIRY(self) -> int:
+        """Seconds a direct upload may take from its start to ``complete``;
+        past it the upload is aborted and its parts deleted."""
+        return int(getattr(settings, "UPLOADS_DIRECT_UPLOAD_EXPIRY", 6 * 3600))
+
+    @property
+    def DIRECT_URL_EXPIRY(self) -> int:
+        """Lifetime in seconds of one signed part URL (ask for a new one once
+        it has expired)."""
+        return int(getattr(settings, "UPLOADS_DIRECT_URL_EXPIRY", 900))
+
+    @property
+    def CORS_ORIGINS(self) -> list[str]:
+        """The site's origins (``https://analytics.example.com``), which the
+        bucket's CORS rule lets send parts (``manage.py uploads_storage``)."""
+        return list(getattr(settings, "UPLOADS_CORS_ORIGINS", []))
+
+    @property
     def PROCESSING_TIMEOUT(self) -> int:
         """Seconds without a sign of life (queueing, start, or the heartbeat a
         running run writes every quarter of this) after which a ``queued`` or

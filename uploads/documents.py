@@ -82,6 +82,8 @@ def status_message(doc: UploadDocument) -> str:
     files = f"{count} file{'s' if count != 1 else ''}"
     if doc.status == "processing" and doc.progress:
         return f"Processing. {progress_message(doc.progress)}…"
+    if doc.status == "uploaded" and not doc.files:
+        return "Uploading…" if doc.pending else EMPTY_STATUS_MESSAGE
     return {
         "uploaded": f"{files} uploaded and ready to process.",
         "queued": "Queued: waiting for a worker…",
@@ -149,11 +151,12 @@ def display_name(name: str, limit: int = MAX_NAME_LENGTH) -> str:
 UPLOADS_ROOT = "uploads/"
 _ID = r"[0-9a-f]{32}"
 #: ``uploads/<uid>/<file id>.csv`` and ``uploads/<uid>/analytics.json``, with
-#: the suffix Django's storages add when a name is taken.
+#: the suffix Django's storages add when a name is taken, and the parts of a
+#: direct upload to local disk (``uploads/<uid>/<file id>.part00001``).
 _SUFFIX = r"(?:_[A-Za-z0-9]{7})?"
 _OWNED_NAME = re.compile(
     rf"{re.escape(UPLOADS_ROOT)}(?P<uid>{_ID})/"
-    rf"(?:{_ID}{_SUFFIX}\.csv|analytics{_SUFFIX}\.json)"
+    rf"(?:{_ID}{_SUFFIX}\.csv|analytics{_SUFFIX}\.json|{_ID}\.part\d{{5}})"
 )
 
 
@@ -175,16 +178,26 @@ def analytics_path(uid: str) -> str:
     return f"{upload_folder(uid)}/analytics.json"
 
 
+def part_path(file_path: str, number: int) -> str:
+    """Where part ``number`` of a direct upload to ``file_path`` waits on
+    local disk until the upload completes."""
+    return f"{file_path.removesuffix('.csv')}.part{number:05d}"
+
+
 @dataclass
 class StoredFile:
     id: str
     name: str
     size: int
     path: str
-    sha256: str
+    sha256: str  # hex; empty until known (a direct multipart upload to S3)
     content_type: str
     uploaded_at: str
     error: ErrorInfo | None = None
+    #: Whether ``sha256`` was checked against the stored bytes. A direct
+    #: multipart upload's parts are checked by the store; its whole-file hash,
+    #: if the client declared one, when processing first reads the file.
+    sha256_checked: bool = True
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StoredFile:
@@ -197,6 +210,53 @@ class StoredFile:
             content_type=str(data.get("content_type") or ""),
             uploaded_at=str(data["uploaded_at"]),
             error=data.get("error"),
+            sha256_checked=bool(data.get("sha256_checked", True)),
+        )
+
+
+@dataclass
+class PendingFile:
+    """A direct upload under way: declared, signed, not yet part of the
+    session. Its bytes go straight to the storage; ``complete`` checks them
+    and turns it into a :class:`StoredFile`."""
+
+    id: str  # the file's id once it joins
+    name: str
+    size: int
+    sha256: str  # hex as declared; empty if not (multipart only)
+    content_type: str
+    path: str  # where the complete file will be
+    part_size: int
+    multipart_id: str  # the store's id of a multipart upload (S3), else ""
+    started_at: str
+    expires_at: str
+
+    @property
+    def part_count(self) -> int:
+        return max(1, -(-self.size // self.part_size))
+
+    def part_length(self, number: int) -> int:
+        """Bytes of part ``number`` (from 1): all parts but the last are full."""
+        if number < self.part_count:
+            return self.part_size
+        return self.size - self.part_size * (self.part_count - 1)
+
+    def expired(self, moment: dt.datetime) -> bool:
+        return parse_iso(self.expires_at) <= moment
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PendingFile:
+        return cls(
+            id=str(data["id"]),
+            name=str(data["name"]),
+            size=int(data["size"]),
+            sha256=str(data.get("sha256") or ""),
+            content_type=str(data.get("content_type") or ""),
+            path=str(data["path"]),
+            part_size=int(data["part_size"]),
+            multipart_id=str(data.get("multipart_id") or ""),
+            started_at=str(data["started_at"]),
+            expires_at=str(data["expires_at"]),
         )
 
 
@@ -212,6 +272,7 @@ class UploadDocument:
     run: str | None = None  # id of the run that holds "queued" or "processing"
     processing_since: str | None = None  # when queued, started, last seen alive
     progress: RunProgress | None = None  # while processing
+    pending: list[PendingFile] = field(default_factory=list)  # direct uploads
 
     @classmethod
     def new(cls, lifetime: int) -> UploadDocument:
@@ -234,6 +295,7 @@ class UploadDocument:
             run=data.get("run"),
             processing_since=data.get("processing_since"),
             progress=data.get("progress"),
+            pending=[PendingFile.from_dict(p) for p in data.get("pending", [])],
         )
 
     @classmethod
@@ -257,8 +319,14 @@ class UploadDocument:
 
     def owned_names(self) -> list[str]:
         """The storage names this document points at that this app wrote
-        (files, then analytics): never anything outside its own folder."""
+        (files, analytics, direct uploads under way and their parts): never
+        anything outside its own folder."""
         names = [f.path for f in self.files] + [self.analytics_path or ""]
+        for pending in self.pending:
+            names.append(pending.path)
+            names += [
+                part_path(pending.path, n) for n in range(1, pending.part_count + 1)
+            ]
         return [n for n in names if owned_upload(n) == self.uid]
 
     def release(self) -> None:
@@ -268,6 +336,16 @@ class UploadDocument:
 
     def file(self, file_id: str) -> StoredFile | None:
         return next((f for f in self.files if f.id == file_id), None)
+
+    def pending_file(self, file_id: str) -> PendingFile | None:
+        return next((p for p in self.pending if p.id == file_id), None)
+
+    def drop_expired_pending(self, moment: dt.datetime) -> list[PendingFile]:
+        """Forget direct uploads past their expiry; returns them (their
+        storage is the caller's to clean)."""
+        expired = [p for p in self.pending if p.expired(moment)]
+        self.pending = [p for p in self.pending if not p.expired(moment)]
+        return expired
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,63 @@ class FileNotFound(UploadError):
     code = "file_not_found"
 
 
+class DirectUploadNotFound(UploadError):
+    code = "direct_upload_not_found"
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(
+            message
+            or "This session has no direct upload with this id: it was completed, "
+            "aborted or has expired."
+        )
+
+
+class UploadIncomplete(UploadError):
+    """``complete`` came before every part was stored (or a part has the
+    wrong size): send ``parts`` (again), then complete."""
+
+    code = "upload_incomplete"
+
+    def __init__(self, parts: list[int]) -> None:
+        self.parts = parts
+        shown = ", ".join(str(n) for n in parts[:20]) + (
+            ", …" if len(parts) > 20 else ""
+        )
+        noun = "Part" if len(parts) == 1 else "Parts"
+        verb = "is" if len(parts) == 1 else "are"
+        super().__init__(
+            f"{noun} {shown} {verb} not stored yet (or not whole): upload "
+            f"{'it' if len(parts) == 1 else 'them'}, then complete again."
+        )
+
+
+class ChecksumMismatch(UploadError):
+    """The bytes stored are not the ones declared (their SHA-256 or size)."""
+
+    code = "checksum_mismatch"
+
+
+class SignedUrlInvalid(UploadError):
+    """A signed upload URL of the Django-served store that was altered, or
+    is not one."""
+
+    code = "signed_url_invalid"
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message or "This upload URL is not valid.")
+
+
+class SignedUrlExpired(UploadError):
+    code = "signed_url_expired"
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(
+            message
+            or "This upload URL has expired: ask for a new one (POST "
+            "/api/direct-uploads/{id}/parts)."
+        )
+
+
 class AnalyticsNotReady(UploadError):
     code = "analytics_not_ready"
 

@@ -3,8 +3,9 @@
 Two budgets per client address and window (``UPLOADS_RATE_WINDOW`` seconds):
 new sessions (``UPLOADS_NEW_SESSIONS_PER_WINDOW``) and upload bytes
 (``UPLOADS_UPLOAD_BYTES_PER_WINDOW``, charged from ``Content-Length`` before
-the body is read). Over either, the API answers 429 ``rate_limited`` with
-``Retry-After`` (the seconds left in the window).
+the body is read, or a direct upload's declared size before it is signed).
+Over either, the API answers 429 ``rate_limited`` with ``Retry-After`` (the
+seconds left in the window).
 
 Fixed windows counted in Django's cache (``cache.incr``, atomic on Redis):
 with ``REDIS_URL`` every instance shares the counters; the embedded default's
@@ -58,11 +59,15 @@ def _charge(budget: str, client: str, amount: int, limit: int) -> None:
         raise RateLimited(budget, max(1, math.ceil(window - now % window)))
 
 
-def charge_upload(request: HttpRequest, *, new_session: bool) -> None:
-    """Charge an upload request to its client; ``RateLimited`` when over."""
+def charge_upload(
+    request: HttpRequest, *, new_session: bool, size: int | None = None
+) -> None:
+    """Charge an upload to its client: ``size`` bytes (a direct upload's
+    declared size), else the request's own ``Content-Length``. ``RateLimited``
+    when over."""
     client = client_address(request)
     if new_session:
         _charge("sessions", client, 1, conf.NEW_SESSIONS_PER_WINDOW)
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    length = int(request.META.get("CONTENT_LENGTH") or 0) if size is None else size
     if length:
         _charge("bytes", client, length, conf.UPLOAD_BYTES_PER_WINDOW)

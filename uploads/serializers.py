@@ -55,6 +55,52 @@ class ProcessInputSerializer(serializers.Serializer):
     )
 
 
+SHA256_HEX = r"^[0-9a-f]{64}$"
+
+
+class DirectUploadInputSerializer(serializers.Serializer):
+    name = serializers.CharField(
+        max_length=1024,
+        trim_whitespace=False,
+        help_text="The file's name, for display only (never a path).",
+    )
+    size = serializers.IntegerField(min_value=0, help_text="Bytes.")
+    sha256 = serializers.RegexField(
+        SHA256_HEX,
+        required=False,
+        allow_blank=True,
+        help_text="SHA-256 of the whole file, lowercase hex. Required for a file "
+        "of one part (up to partSize bytes): it is signed into the upload URL. "
+        "Optional above: each part carries its own; if sent, it is checked when "
+        "the file is first processed.",
+        error_messages={"invalid": "Not a SHA-256 in lowercase hex."},
+    )
+    contentType = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="As the client knows it (recorded; the file is stored as text/csv).",
+    )
+
+
+class PartInputSerializer(serializers.Serializer):
+    number = serializers.IntegerField(min_value=1, max_value=10_000)
+    sha256 = serializers.RegexField(
+        SHA256_HEX,
+        help_text="SHA-256 of the part's bytes, lowercase hex.",
+        error_messages={"invalid": "Not a SHA-256 in lowercase hex."},
+    )
+
+
+class PartsInputSerializer(serializers.Serializer):
+    parts = PartInputSerializer(
+        many=True,
+        allow_empty=False,
+        max_length=100,
+        help_text="The parts to sign (at most 100 per request).",
+    )
+
+
 # -- output ---------------------------------------------------------------------
 
 
@@ -138,6 +184,49 @@ class AnalyticsSerializer(serializers.Serializer):
     id = serializers.CharField(help_text="The upload session's id.")
     generatedAt = serializers.DateTimeField(allow_null=True)
     files = AnalyticsFileSerializer(many=True)
+
+
+class SignedPartSerializer(serializers.Serializer):
+    number = serializers.IntegerField(help_text="The part, from 1.")
+    method = serializers.CharField(help_text="Always PUT.")
+    url = serializers.CharField(
+        help_text="Where to send the part's bytes as the request body: a "
+        "presigned S3 URL, or this API's own signed URL on local disk."
+    )
+    headers = serializers.DictField(
+        child=serializers.CharField(),
+        help_text="Headers to send with it, exactly (they are signed).",
+    )
+    expiresAt = serializers.DateTimeField(
+        help_text="After this the URL is refused: ask for a new one."
+    )
+
+
+class DirectUploadSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="The file's id, once it has joined.")
+    uploadId = serializers.CharField(help_text="The upload session's id.")
+    name = serializers.CharField()
+    size = serializers.IntegerField()
+    partSize = serializers.IntegerField(
+        help_text="Bytes per part; the last part has the rest."
+    )
+    partCount = serializers.IntegerField()
+    expiresAt = serializers.DateTimeField(
+        help_text="Complete before this, or the upload is discarded."
+    )
+    parts = SignedPartSerializer(
+        many=True,
+        help_text="Requests signed by this call: part 1 of a one-part file at "
+        "the start; those asked for by POST …/parts.",
+    )
+    received = serializers.ListField(
+        child=serializers.IntegerField(),
+        allow_null=True,
+        help_text="The parts the storage holds (GET only; else null).",
+    )
+    url = serializers.CharField(help_text="This upload: GET for its parts, DELETE.")
+    partsUrl = serializers.CharField(help_text="POST to sign parts.")
+    completeUrl = serializers.CharField(help_text="POST once every part is sent.")
 
 
 class ProcessAcceptedSerializer(SessionSerializer):

@@ -22,6 +22,27 @@ urlpatterns = [
         views.FileView.as_view(),
         name="session-file",
     ),
+    path("direct-uploads", views.DirectUploadsView.as_view(), name="direct-uploads"),
+    path(
+        "direct-uploads/<str:file_id>",
+        views.DirectUploadView.as_view(),
+        name="direct-upload",
+    ),
+    path(
+        "direct-uploads/<str:file_id>/parts",
+        views.DirectUploadPartsView.as_view(),
+        name="direct-upload-parts",
+    ),
+    path(
+        "direct-uploads/<str:file_id>/complete",
+        views.DirectUploadCompleteView.as_view(),
+        name="direct-upload-complete",
+    ),
+    path(
+        "direct-upload-parts/<str:token>",
+        views.DirectPartView.as_view(),
+        name="direct-part",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
         "docs/",

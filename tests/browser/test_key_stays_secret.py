@@ -81,7 +81,7 @@ def test_a_staff_flow_leaves_the_key_only_in_the_cookie(
         problems.assert_none()
 
     log = next(server_logs.glob("key-test-*.log")).read_text()
-    assert "GET /sessions/" in log and "POST /api/upload" in log  # logged requests
+    assert "GET /sessions/" in log and "POST /api/direct-uploads" in log  # logged
     assert len(key) == 32
     places: dict[str, Any] = {
         "addresses": urls,

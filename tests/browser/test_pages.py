@@ -412,7 +412,9 @@ def test_the_page_refuses_files_over_the_session_limit(
     uploads: list[str] = []
     page.on(
         "request",
-        lambda r: uploads.append(r.url) if r.url.endswith("/api/upload") else None,
+        lambda r: (
+            uploads.append(r.url) if r.url.endswith("/api/direct-uploads") else None
+        ),
     )
     drop_files(page, [("a.csv", sales_csv(20)), ("b.csv", sales_csv(30))])
     rows = page.locator("#file-list .file")

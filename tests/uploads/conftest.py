@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import requests
 from django.core.files.storage import Storage, storages
 from django.test import Client
 
+from tests.support.direct import Call, DirectUpload, direct_upload
 from tests.support.s3 import S3Endpoint
 from tests.support.tiers import Tier
 from tests.support.uploads import KEYS, key_of
@@ -163,6 +165,48 @@ class Api:
             f"/api/sessions/{session_id}",
             headers=self._headers(session_id if header else None),
         )
+
+    def call(self, session_id: str | None = None) -> Call:
+        """An API caller for the direct-upload client, sending X-Session-ID
+        (``session_id``'s key, or the key the creating answer sends)."""
+        held = {"key": key_of(session_id) if session_id else ""}
+
+        def call(method: str, url: str, body: Any) -> tuple[int, Any]:
+            headers = {"X-Session-ID": held["key"]} if held["key"] else {}
+            response = self.client.generic(
+                method,
+                url,
+                json.dumps(body) if body is not None else "",
+                content_type="application/json",
+                headers=headers,
+            )
+            if key := response.headers.get("X-Session-ID"):
+                held["key"] = key
+                KEYS[response.json()["uploadId"]] = key
+            data = response.json() if response.content else None
+            return response.status_code, data
+
+        return call
+
+    def put(self, url: str, headers: dict[str, str], body: bytes) -> int:
+        """PUT to a signed URL: this site's (through the test client) or the
+        store's (over HTTP)."""
+        if url.startswith("http://testserver/"):
+            response = self.client.generic(
+                "PUT",
+                url.removeprefix("http://testserver"),
+                body,
+                content_type="application/octet-stream",
+            )
+            return int(response.status_code)
+        return int(
+            requests.put(url, data=body, headers=headers, timeout=30).status_code
+        )
+
+    def direct_upload(
+        self, name: str, data: bytes, session_id: str | None = None, **options: Any
+    ) -> DirectUpload:
+        return direct_upload(self.call(session_id), self.put, name, data, **options)
 
     def new_session(self, *files: tuple[str, bytes]) -> str:
         """A fresh upload (its key kept for the header, no cookie) holding

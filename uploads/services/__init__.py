@@ -3,6 +3,7 @@
 
 - ``store``: the upload document's compare-and-set persistence in the session;
 - ``files``: storing uploads under server ids, reading them back;
+- ``direct``: uploads whose bytes go straight to the storage;
 - ``sessions``: reading and deleting an upload session;
 - ``processing``: profiling the files, inline or queued (its task is there);
 - ``liveness``: heartbeats, progress and the timeout of dead runs;
@@ -10,6 +11,15 @@
 """
 
 from uploads.services.analytics import upload_session_analytics
+from uploads.services.direct import (
+    DirectUpload,
+    direct_part_receive,
+    direct_upload_abort,
+    direct_upload_begin,
+    direct_upload_complete,
+    direct_upload_sign,
+    direct_upload_status,
+)
 from uploads.services.files import (
     upload_file_open,
     upload_file_signed_url,
@@ -29,7 +39,14 @@ from uploads.services.sessions import (
 )
 
 __all__ = [
+    "DirectUpload",
     "ProgressRecorder",
+    "direct_part_receive",
+    "direct_upload_abort",
+    "direct_upload_begin",
+    "direct_upload_complete",
+    "direct_upload_sign",
+    "direct_upload_status",
     "process_upload_session",
     "upload_file_get",
     "upload_file_open",

@@ -45,7 +45,8 @@ from uploads.services.store import document, open_session, put_document, update_
 
 logger = logging.getLogger("uploads")
 
-_CONTENT_TYPE = re.compile(r"[\w.+-]{1,60}/[\w.+-]{1,60}")
+#: A content type as clients may declare it (recorded, never trusted).
+CONTENT_TYPE_PATTERN = re.compile(r"[\w.+-]{1,60}/[\w.+-]{1,60}")
 
 
 def uploads_storage() -> Storage:
@@ -87,21 +88,15 @@ def abort_multipart_uploads(storage: Storage, names: Sequence[str]) -> bool:
     """Abort the multipart uploads left open under ``names`` (a PUT cut off
     half way cannot always abort its own: the store was down). True when
     done, or nothing to do; False when the store still refuses."""
-    client = getattr(getattr(storage, "connection", None), "meta", None)
-    if client is None or not names:
+    from uploads.direct import S3DirectStore, is_s3
+
+    if not is_s3(storage) or not names:
         return True  # not S3: no multipart uploads
-    client = client.client
-    bucket = storage.bucket_name  # type: ignore[attr-defined]
-    location = str(getattr(storage, "location", "")).strip("/")
+    s3 = S3DirectStore(storage)
+    wanted = set(names)
     try:
         for name in names:
-            key = f"{location}/{name}" if location else name
-            listing = client.list_multipart_uploads(Bucket=bucket, Prefix=key)
-            for upload in listing.get("Uploads", []):
-                if upload["Key"] == key:
-                    client.abort_multipart_upload(
-                        Bucket=bucket, Key=key, UploadId=upload["UploadId"]
-                    )
+            s3.abort_open_uploads(name, keep=lambda found, _at: found not in wanted)
     except Exception as exc:
         if not _storage_fault(exc):
             raise
@@ -147,15 +142,39 @@ def _check_files(files: Sequence[UploadedFile]) -> None:
 
 
 def check_can_add(doc: UploadDocument, count: int) -> None:
+    """``count`` more files may join ``doc`` (direct uploads under way hold
+    their places)."""
     if doc.status in BUSY and not is_stale(doc):
         raise AlreadyProcessing(
             "The session is queued or being processed; add files once it is done."
         )
-    if len(doc.files) + count > conf.MAX_FILES:
+    held = len(doc.files) + len(doc.pending)
+    if held + count > conf.MAX_FILES:
+        under_way = f" ({len(doc.pending)} uploading)" if doc.pending else ""
         raise TooManyFiles(
-            f"The session has {len(doc.files)} files; {count} more would exceed "
+            f"The session has {held} files{under_way}; {count} more would exceed "
             f"{conf.MAX_FILES} (UPLOADS_MAX_FILES)."
         )
+
+
+def add_to_document(doc: UploadDocument, stored: Sequence[StoredFile]) -> str | None:
+    """Add ``stored`` to ``doc``, which is ready to process again. Returns
+    the analytics it no longer covers (the caller deletes them once the
+    document is saved)."""
+    check_can_add(doc, len(stored))
+    replaced = doc.analytics_path
+    doc.files += stored
+    doc.status, doc.error, doc.analytics_path = "uploaded", None, None
+    doc.release()
+    return replaced
+
+
+def create_session_with(session: SessionBase, doc: UploadDocument) -> UploadSession:
+    """Create ``session`` (the caller's, which has none yet) holding ``doc``."""
+    put_document(session, doc)
+    session.create()
+    assert session.session_key is not None
+    return UploadSession(key=session.session_key, doc=doc)
 
 
 def _sha256(upload: UploadedFile) -> str:
@@ -187,7 +206,7 @@ def _store_file(
         size=size,
         path=path,
         sha256=sha,
-        content_type=claimed if _CONTENT_TYPE.fullmatch(claimed) else "",
+        content_type=claimed if CONTENT_TYPE_PATTERN.fullmatch(claimed) else "",
         uploaded_at=iso(now()),
     )
 
@@ -221,10 +240,7 @@ def upload_session_add_files(
         if store is None:
             doc = UploadDocument.new(settings.SESSION_COOKIE_AGE)
             doc.uid, doc.files = uid, list(stored)
-            put_document(session, doc)
-            session.create()
-            assert session.session_key is not None
-            result = UploadSession(key=session.session_key, doc=doc)
+            result = create_session_with(session, doc)
         else:
             assert key is not None
 
@@ -233,12 +249,8 @@ def upload_session_add_files(
                 if doc is None:
                     doc = UploadDocument.new(settings.SESSION_COOKIE_AGE)
                     doc.uid = uid
-                check_can_add(doc, len(stored))
-                if doc.analytics_path:  # the analytics no longer cover every file
-                    replaced_analytics.append(doc.analytics_path)
-                doc.files += stored
-                doc.status, doc.error, doc.analytics_path = "uploaded", None, None
-                doc.release()
+                if replaced := add_to_document(doc, stored):
+                    replaced_analytics.append(replaced)
                 return doc
 
             result = update_document(key, add)

@@ -10,6 +10,7 @@ The move to ``processing`` is a compare-and-set: a second caller gets
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import time
@@ -221,6 +222,11 @@ def _profile_file(
     progress("reading")
     try:
         with local_copy(storage, stored.path) as path:
+            if not stored.sha256_checked:
+                problem = _check_sha256(path, stored)
+                if problem is not None:
+                    logger.warning("%s: %s", label, problem["message"])
+                    return None, problem
             profile = profiling.profile_csv(
                 path,
                 memory_limit=conf.PROFILE_MEMORY_LIMIT,
@@ -236,13 +242,34 @@ def _profile_file(
     return profile, None
 
 
+def _check_sha256(path: str, stored: StoredFile) -> ErrorInfo | None:
+    """Hash a file whose SHA-256 was never computed from its bytes (a direct
+    multipart upload's): record it, or refuse the file if the client had
+    declared another."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as source:
+        while chunk := source.read(1024 * 1024):
+            digest.update(chunk)
+    actual = digest.hexdigest()
+    if stored.sha256 and actual != stored.sha256:
+        return {
+            "code": "checksum_mismatch",
+            "message": "The stored file's SHA-256 is not the one declared when it "
+            "was uploaded; it was not profiled. Upload it again.",
+        }
+    stored.sha256, stored.sha256_checked = actual, True
+    return None
+
+
 def _finish(
-    run: str, errors: dict[str, ErrorInfo | None], saved: str
+    run: str, errors: dict[str, ErrorInfo | None], saved: str, hashes: dict[str, str]
 ) -> Callable[[UploadDocument], None]:
     def finish(current: UploadDocument) -> None:
         require_run(current, run)
         for f in current.files:
             f.error = errors.get(f.id)
+            if f.id in hashes:
+                f.sha256, f.sha256_checked = hashes[f.id], True
         good = [f for f in current.files if f.error is None]
         current.status = "completed" if good else "failed"
         current.error = (
@@ -284,9 +311,14 @@ def _run(session_key: str, session: UploadSession, run: str) -> UploadSession:
             storage.delete(name)  # a leftover of an earlier, failed run
             saved = storage.save(name, ContentFile(body))
         errors = {stored.id: error for stored, _profile, error in results}
+        hashes = {
+            stored.id: stored.sha256
+            for stored, _profile, _error in results
+            if stored.sha256_checked
+        }
         try:
             session = update_document(
-                session_key, existing(_finish(run, errors, saved))
+                session_key, existing(_finish(run, errors, saved, hashes))
             )
         except SessionNotFound:  # deleted while we worked
             delete_quietly(storage, [saved])

@@ -1,8 +1,13 @@
 /* The upload page: choose or drop CSV files, upload each with a progress bar
  * (XMLHttpRequest: fetch has no upload progress), process, follow the status
  * and open the dashboard. Talks to the uploads API:
- *   POST /api/upload (multipart, field "files")   POST /api/process
- *   GET  /api/sessions/{id}                       DELETE /api/sessions/{id}
+ *   POST /api/direct-uploads (+ /parts, /complete)  POST /api/process
+ *   GET  /api/sessions/{id}                         DELETE /api/sessions/{id}
+ * Files go straight to the storage (direct uploads): each part is hashed
+ * (SHA-256, signed into its URL), sent to its signed URL with retries, and
+ * the upload completed; a failed upload can be resumed. Without Web Crypto
+ * (a page served over plain HTTP from another host) files stream through
+ * POST /api/upload instead.
  * The session travels in the session cookie; unsafe requests carry the CSRF
  * token (from the csrftoken cookie) in X-CSRFToken. Errors are the API's
  * {code, message}. No inline script anywhere: the page's data-* attributes
@@ -48,6 +53,10 @@
 
   var maxFileSize = parseInt(cfg.maxFileSize, 10) || 0;
   var maxFiles = parseInt(cfg.maxFiles, 10) || 0;
+  var partSize = parseInt(cfg.partSize, 10) || 16 * 1024 * 1024;
+  var canHash = !!(window.crypto && window.crypto.subtle && cfg.urlDirect);
+  var PART_WORKERS = 3; // parts in flight per file
+  var PART_ATTEMPTS = 4; // tries per part before the upload stops (resumable)
   var POLL_FAST = 400;
   var POLL_SLOW = 1500;
 
@@ -76,7 +85,13 @@
     out_of_memory: "Too large to profile",
     not_found: "File missing",
     network: "Network error",
-    aborted: "Upload cancelled"
+    aborted: "Upload cancelled",
+    checksum_mismatch: "Upload damaged",
+    upload_incomplete: "Upload incomplete",
+    direct_upload_not_found: "Upload expired",
+    signed_url_expired: "Upload link expired",
+    store_refused: "Storage refused the upload",
+    store_unreachable: "Storage unreachable"
   };
 
   // ------------------------------------------------------------ helpers
@@ -458,7 +473,8 @@
 
   // ------------------------------------------------------------ upload
 
-  function uploadOne(item) {
+  /* The streamed upload: the whole file through POST /api/upload. */
+  function uploadStreamed(item) {
     return new Promise(function (resolve) {
       var xhr = new XMLHttpRequest();
       var form = new FormData();
@@ -489,6 +505,210 @@
     });
   }
 
+  // ------------------------------------------------------------ direct upload
+
+  function toHex(buffer) {
+    var bytes = new Uint8Array(buffer);
+    var out = "";
+    for (var i = 0; i < bytes.length; i += 1) out += (bytes[i] < 16 ? "0" : "") + bytes[i].toString(16);
+    return out;
+  }
+
+  function sha256Hex(blob) {
+    return blob.arrayBuffer().then(function (buffer) {
+      return window.crypto.subtle.digest("SHA-256", buffer).then(toHex);
+    });
+  }
+
+  function sleep(ms) {
+    return new Promise(function (resolve) {
+      window.setTimeout(resolve, ms);
+    });
+  }
+
+  /* S3 answers errors as XML (<Code>, <Message>); this site's own part URLs
+   * as the API's JSON. */
+  function storeError(xhr, number) {
+    var where = "part " + number;
+    if (xhr.status === 0) {
+      return {
+        code: "store_unreachable",
+        message:
+          "The storage could not be reached while sending " + where + " (the network, or the bucket's CORS " +
+          "rules do not allow this site). Try again or resume.",
+        status: 0
+      };
+    }
+    var text = xhr.responseText || "";
+    try {
+      var data = JSON.parse(text);
+      if (data && data.code) return { code: data.code, message: data.message, status: xhr.status };
+    } catch (ignored) {
+      /* not JSON: S3's XML */
+    }
+    var code = /<Code>([^<]*)<\/Code>/.exec(text);
+    var message = /<Message>([^<]*)<\/Message>/.exec(text);
+    return {
+      code: "store_refused",
+      message:
+        "The storage refused " + where + " (" + xhr.status + (code ? " " + code[1] : "") + ")" +
+        (message ? ": " + message[1] : "."),
+      status: xhr.status
+    };
+  }
+
+  function putPart(item, part, blob) {
+    return new Promise(function (resolve) {
+      var xhr = new XMLHttpRequest();
+      xhr.open(part.method, part.url);
+      Object.keys(part.headers).forEach(function (name) {
+        xhr.setRequestHeader(name, part.headers[name]);
+      });
+      xhr.upload.addEventListener("progress", function (event) {
+        item.direct.loaded[part.number] = event.loaded;
+        showDirectProgress(item);
+      });
+      xhr.addEventListener("load", function () {
+        if (xhr.status >= 200 && xhr.status < 300) {
+          item.direct.loaded[part.number] = blob.size;
+          showDirectProgress(item);
+          resolve({ ok: true });
+        } else {
+          resolve({ ok: false, error: storeError(xhr, part.number) });
+        }
+      });
+      xhr.addEventListener("error", function () {
+        resolve({ ok: false, error: storeError(xhr, part.number) });
+      });
+      xhr.send(blob);
+    });
+  }
+
+  function showDirectProgress(item) {
+    var loaded = 0;
+    Object.keys(item.direct.loaded).forEach(function (n) {
+      loaded += item.direct.loaded[n];
+    });
+    setProgress(item, item.file.size ? Math.min(1, loaded / item.file.size) : 1);
+  }
+
+  /* One part: hash it, get its signed URL, send it; retried with backoff
+   * (a new URL each time: the last one may have expired). */
+  function sendPart(item, number) {
+    var begun = item.direct.begun;
+    var start = (number - 1) * begun.partSize;
+    var blob = item.file.slice(start, Math.min(start + begun.partSize, item.file.size));
+    var attempt = 0;
+    var signed = item.direct.signed[number];
+    function tryOnce() {
+      attempt += 1;
+      var ready = signed
+        ? Promise.resolve({ ok: true, part: signed })
+        : sha256Hex(blob).then(function (hash) {
+            return api("POST", begun.partsUrl, { parts: [{ number: number, sha256: hash }] }).then(function (r) {
+              return r.ok ? { ok: true, part: r.data.parts[0] } : r;
+            });
+          });
+      return ready.then(function (result) {
+        if (!result.ok) return result;
+        signed = null; // used once: a retry signs again
+        return putPart(item, result.part, blob);
+      }).then(function (result) {
+        if (result.ok) return result;
+        item.direct.loaded[number] = 0;
+        var final = ["direct_upload_not_found", "session_not_found", "csrf_failed"].indexOf(result.error.code) >= 0;
+        if (final || attempt >= PART_ATTEMPTS) return result;
+        return sleep(400 * Math.pow(2, attempt - 1)).then(tryOnce);
+      });
+    }
+    return tryOnce();
+  }
+
+  /* Send the parts not yet stored, a few at a time; the first failure that
+   * survives its retries stops the others. */
+  function sendParts(item, numbers) {
+    var queue = numbers.slice();
+    var failure = null;
+    function worker() {
+      var number = queue.shift();
+      if (number === undefined || failure) return Promise.resolve();
+      return sendPart(item, number).then(function (result) {
+        if (!result.ok) {
+          failure = failure || result.error;
+          return;
+        }
+        return worker();
+      });
+    }
+    var workers = [];
+    for (var i = 0; i < PART_WORKERS; i += 1) workers.push(worker());
+    return Promise.all(workers).then(function () {
+      return failure ? { ok: false, error: failure } : { ok: true };
+    });
+  }
+
+  function completeDirect(item, retried) {
+    setRowState(item.row, "uploading", "Saving…");
+    return api("POST", item.direct.begun.completeUrl).then(function (result) {
+      if (result.ok) return { ok: true, data: result.data };
+      if (result.error.code === "upload_incomplete" && !retried) return resumeDirect(item, true);
+      return result;
+    });
+  }
+
+  /* Ask which parts the storage holds and send the rest, then complete. */
+  function resumeDirect(item, retried) {
+    setRowState(item.row, "uploading", "Resuming");
+    return api("GET", item.direct.begun.url).then(function (result) {
+      if (!result.ok) return result;
+      var held = {};
+      result.data.received.forEach(function (n) {
+        held[n] = true;
+      });
+      var missing = [];
+      item.direct.loaded = {};
+      for (var n = 1; n <= item.direct.begun.partCount; n += 1) {
+        if (held[n]) item.direct.loaded[n] = Math.min(item.direct.begun.partSize, item.file.size - (n - 1) * item.direct.begun.partSize);
+        else missing.push(n);
+      }
+      showDirectProgress(item);
+      setRowState(item.row, "uploading", "Uploading");
+      return sendParts(item, missing).then(function (sent) {
+        return sent.ok ? completeDirect(item, retried) : sent;
+      });
+    });
+  }
+
+  function uploadDirect(item) {
+    setRowState(item.row, "uploading", "Preparing");
+    var whole = item.file.size <= partSize ? sha256Hex(item.file) : Promise.resolve("");
+    return whole
+      .then(function (hash) {
+        var declared = { name: item.file.name, size: item.file.size, contentType: item.file.type || "" };
+        if (hash) declared.sha256 = hash;
+        return api("POST", cfg.urlDirect, declared);
+      })
+      .then(function (result) {
+        if (!result.ok) return result;
+        var begun = result.data;
+        item.direct = { begun: begun, signed: {}, loaded: {} };
+        begun.parts.forEach(function (part) {
+          item.direct.signed[part.number] = part;
+        });
+        var numbers = [];
+        for (var n = 1; n <= begun.partCount; n += 1) numbers.push(n);
+        setRowState(item.row, "uploading", "Uploading");
+        return sendParts(item, numbers).then(function (sent) {
+          return sent.ok ? completeDirect(item, false) : sent;
+        });
+      });
+  }
+
+  function uploadOne(item) {
+    if (item.direct) return resumeDirect(item, false);
+    return canHash ? uploadDirect(item) : uploadStreamed(item);
+  }
+
   function knownIds() {
     var ids = {};
     var rows = el.list.querySelectorAll(".file[data-file-id]");
@@ -515,17 +735,23 @@
       state.uploading = false;
       state.current = "";
       state.uploadsDone = state.queue.length ? state.uploadsDone + 1 : 0;
+      item.resume.hidden = true;
       if (result.ok) {
         var added = result.data.files.filter(function (f) {
           return !before[f.id];
         })[0];
         if (added) item.row.dataset.fileId = added.id;
         item.row.querySelector(".file-progress-wrap").hidden = false;
+        setRowError(item.row, null);
         applySession(result.data);
         setRowState(item.row, "uploaded", "Uploaded");
       } else {
         setRowState(item.row, "failed", "Failed");
         setRowError(item.row, result.error);
+        // What was sent stays in the storage until the upload expires:
+        // the rest can follow.
+        var resumable = ["direct_upload_not_found", "session_not_found", "csrf_failed", "checksum_mismatch"];
+        if (item.direct && resumable.indexOf(result.error.code) < 0) item.resume.hidden = false;
         if (result.error.code === "csrf_failed") {
           showPageAlert(titleOf(result.error), result.error.message + " Reload the page and try again.", false);
         }
@@ -545,8 +771,19 @@
         row: row,
         progress: row.querySelector(".file-progress"),
         bytes: row.querySelector(".file-bytes"),
-        percent: row.querySelector(".file-percent")
+        percent: row.querySelector(".file-percent"),
+        resume: row.querySelector(".file-resume"),
+        direct: null // the direct upload, once begun
       };
+      item.resume.addEventListener("click", function () {
+        if (el.input.disabled) return;
+        item.resume.hidden = true;
+        setRowError(row, null);
+        setRowState(row, "queued", "Waiting");
+        state.queue.push(item);
+        updateControls();
+        pump();
+      });
       if (maxFileSize && file.size > maxFileSize) {
         // The API would answer 413 file_too_large, but only after the whole
         // file had crossed the network: say it now, in the API's words.
