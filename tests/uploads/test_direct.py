@@ -2,9 +2,9 @@
 
 On local disk the site signs and serves the part URLs itself; on S3 (moto's
 server here) they are presigned S3 requests. The same client code runs
-against both (``tests.support.direct``). The stores that check what moto
-does not (signatures: Swift; checksums and CORS: LocalStack) have tests of
-their own in test_direct_stores.py.
+against both (``tests.support.direct``). Swift, which checks the signatures
+moto does not, has tests of its own in test_direct_stores.py; the page's
+direct uploads to S3 run in Chromium in tests/browser/test_direct_upload.py.
 """
 
 from __future__ import annotations
