@@ -10,9 +10,10 @@ connections alike (the proxy reads each request itself):
 - ``slow(delay)``: read each request, answer nothing for ``delay`` seconds,
   then close the connection. The request never reaches the server, so a client
   whose read timeout is shorter gives up first.
-- ``http_error(count, status, code)``: answer the next ``count`` requests
-  (every request when None) with an S3 XML error (``503 SlowDown`` by default)
-  and ``Connection: close``, then pass again.
+- ``http_error(count, status, code, only)``: answer the next ``count``
+  requests (every request when None; only those for which ``only(method,
+  path)`` is true, when given) with an S3 XML error (``503 SlowDown`` by
+  default) and ``Connection: close``, then pass again.
 - ``drop_write(count)``: for the next ``count`` PUTs (every PUT when None),
   forward the headers and half of the body, then close both connections.
 - ``drop_response(count)``: for the next ``count`` PUTs, forward the whole
@@ -21,9 +22,14 @@ connections alike (the proxy reads each request itself):
 - ``forbid_missing()``: forward everything, but answer a GET or HEAD that the
   server answered 404 with ``403 AccessDenied``, as AWS S3 does for a missing
   key when the caller lacks ``s3:ListBucket``.
-- ``error_from(when)``: forward until a request matches ``when(method,
-  path)``, then answer it and every later one as ``http_error()`` does: the
-  store breaks in the middle of an operation (after a multipart upload began).
+- ``error_from(when, count)``: forward until a request matches ``when(method,
+  path)``, then answer it and the next ``count - 1`` (every later one when
+  None) as ``http_error()`` does: the store breaks in the middle of an
+  operation (after a multipart upload began), or fails one part once.
+
+Injected errors carry ``Access-Control-Allow-Origin`` for a request with an
+``Origin`` (as S3 does where a CORS rule allows it), so a browser's script
+can read them.
 
 ``requests`` records each request seen as ``(method, path, outcome)``.
 Standard library only; one thread per connection.
@@ -153,6 +159,8 @@ class FaultProxy:
         self._stopped = threading.Event()
         self._mode = "pass"
         self._trigger: Callable[[str, str], bool] | None = None
+        self._trigger_count: int | None = None
+        self._only: Callable[[str, str], bool] | None = None
         self._remaining: int | None = None
         self._delay = 0.0
         self._status, self._code = 503, "SlowDown"
@@ -193,6 +201,7 @@ class FaultProxy:
     def passthrough(self) -> None:
         with self._lock:
             self._mode, self._remaining, self._trigger = "pass", None, None
+            self._only = None
             if self._listener is None:
                 self._listen(self.port)
 
@@ -211,9 +220,10 @@ class FaultProxy:
         count: int | None = None,
         status: int = 503,
         code: str = "SlowDown",
+        only: Callable[[str, str], bool] | None = None,
     ) -> None:
         with self._lock:
-            self._mode, self._remaining = "error", count
+            self._mode, self._remaining, self._only = "error", count, only
             self._status, self._code = status, code
 
     def error_from(
@@ -221,9 +231,11 @@ class FaultProxy:
         when: Callable[[str, str], bool],
         status: int = 503,
         code: str = "SlowDown",
+        count: int | None = None,
     ) -> None:
         with self._lock:
             self._mode, self._remaining, self._trigger = "pass", None, when
+            self._trigger_count, self._only = count, None
             self._status, self._code = status, code
 
     def drop_write(self, count: int | None = None) -> None:
@@ -285,9 +297,12 @@ class FaultProxy:
         index in ``requests``."""
         with self._lock:
             if self._trigger is not None and self._trigger(method, path):
-                self._mode, self._remaining, self._trigger = "error", None, None
+                self._mode, self._trigger = "error", None
+                self._remaining = self._trigger_count
             mode = self._mode
             if mode in {"drop_write", "drop_response"} and method != "PUT":
+                mode = "pass"
+            if mode == "error" and self._only and not self._only(method, path):
                 mode = "pass"
             counted = {"error", "drop_write", "drop_response"}
             if mode in counted and self._remaining is not None:
@@ -307,14 +322,19 @@ class FaultProxy:
             return mode, len(self.requests) - 1
 
     def _error_response(
-        self, status: int | None = None, code: str | None = None, head: bool = False
+        self,
+        status: int | None = None,
+        code: str | None = None,
+        head: bool = False,
+        origin: str | None = None,
     ) -> bytes:
         status, code = status or self._status, code or self._code
         body = error_body(code, "Injected by the fault proxy.")
         reason = _REASONS.get(status, "Error")
+        cors = f"Access-Control-Allow-Origin: {origin}\r\n" if origin else ""
         return (
             f"HTTP/1.1 {status} {reason}\r\n"
-            "Content-Type: application/xml\r\n"
+            f"Content-Type: application/xml\r\n{cors}"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
         ).encode() + (b"" if head else body)
 
@@ -336,7 +356,7 @@ class FaultProxy:
                 if mode == "error":
                     if not expect:  # read it all, so closing sends no reset
                         _body(from_client, fields)
-                    client.sendall(self._error_response())
+                    client.sendall(self._error_response(origin=fields.get("origin")))
                     return
                 if upstream is None:
                     upstream = socket.create_connection(self.upstream, timeout=30)
