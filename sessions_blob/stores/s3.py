@@ -210,6 +210,27 @@ class S3ObjectStore(ObjectStore):
                 **self._read_params(name),
             )
         except ClientError as error:
+            if _status(error) == 403:
+                # A HEAD answer has no body, so a 403 cannot tell a missing
+                # key (no s3:ListBucket) from bad credentials: a one-byte GET
+                # of the same key says which.
+                return self._head_by_get(name)
+            self._missing_or_raise(error, "head", name)
+            return None
+        except BotoCoreError as error:
+            raise self._unavailable("head", name, error) from error
+        return str(response["ETag"])
+
+    def _head_by_get(self, name: str) -> str | None:
+        try:
+            response = self.client.get_object(
+                Bucket=self.storage.bucket_name,
+                Key=self.key(name),
+                Range="bytes=0-0",
+                **self._read_params(name),
+            )
+            response["Body"].close()
+        except ClientError as error:
             self._missing_or_raise(error, "head", name)
             return None
         except BotoCoreError as error:
