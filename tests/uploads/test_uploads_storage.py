@@ -94,7 +94,10 @@ def test_setup_keeps_the_buckets_other_rules(bucket: str, s3: S3Endpoint) -> Non
     run("setup", "--origin", ORIGIN, "--origin", "https://second.example.com")
 
     cors = client.get_bucket_cors(Bucket=bucket)["CORSRules"]
-    assert sorted(rule.get("ID", "") for rule in cors) == ["fonts", "uploads-direct-upload"]
+    assert sorted(rule.get("ID", "") for rule in cors) == [
+        "fonts",
+        "uploads-direct-upload",
+    ]
     [ours] = [rule for rule in cors if rule.get("ID") == "uploads-direct-upload"]
     assert sorted(ours["AllowedOrigins"]) == [ORIGIN, "https://second.example.com"]
     rules = client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
