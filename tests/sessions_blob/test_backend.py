@@ -381,6 +381,43 @@ def _overwrite(key: str, data: bytes) -> None:
     object_store().create(name, data)
 
 
+@pytest.mark.parametrize("edit", ["expiry extended", "moved", "mac removed"])
+def test_a_plain_record_is_bound_to_its_object_and_its_expiry(
+    tier: Tier, caplog: pytest.LogCaptureFixture, edit: str
+) -> None:
+    """Django's signature covers the payload only: the record's mac binds it
+    to its object and to the times beside it, so a bucket writer can neither
+    keep a session alive by editing ``expires`` nor copy another's payload."""
+    admin = new_session(role="admin").session_key
+    user = new_session(role="user").session_key
+    record, other = stored(user), stored(admin)
+    assert record is not None and other is not None
+    doc = json.loads(record.to_bytes())
+    if edit == "expiry extended":
+        doc["expires"] = "2099-01-01T00:00:00.000Z"
+    elif edit == "moved":
+        doc = json.loads(other.to_bytes())
+    else:
+        del doc["mac"]
+    _overwrite(user, json.dumps(doc).encode())
+
+    with caplog.at_level(logging.WARNING, logger="django.security.SuspiciousSession"):
+        assert SessionStore(user).load() == {}
+    assert any(r.name == "django.security.SuspiciousSession" for r in caplog.records)
+    assert SessionStore(admin)["role"] == "admin"
+
+
+def test_records_sealed_with_a_fallback_key_still_load(
+    tier: Tier, settings: Any
+) -> None:
+    settings.SECRET_KEY = "old-" + "o" * 50
+    key = new_session(role="user").session_key
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "new-" + "n" * 50, [
+        "old-" + "o" * 50
+    ]
+    assert SessionStore(key)["role"] == "user"
+
+
 @pytest.mark.parametrize("kind", ["garbage", "tampered"])
 def test_corrupt_object_loads_empty_with_warning_and_is_kept(
     tier: Tier, caplog: pytest.LogCaptureFixture, kind: str
