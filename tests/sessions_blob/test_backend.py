@@ -412,9 +412,10 @@ def test_records_sealed_with_a_fallback_key_still_load(
 ) -> None:
     settings.SECRET_KEY = "old-" + "o" * 50
     key = new_session(role="user").session_key
-    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "new-" + "n" * 50, [
-        "old-" + "o" * 50
-    ]
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = (
+        "new-" + "n" * 50,
+        ["old-" + "o" * 50],
+    )
     assert SessionStore(key)["role"] == "user"
 
 
