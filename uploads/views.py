@@ -8,6 +8,7 @@ from django.http import FileResponse, HttpResponseBase, HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
+from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.parsers import FormParser
@@ -529,6 +530,58 @@ class FileView(ApiView):
             as_attachment=True,
             filename=stored.name,
             content_type="text/csv",
+        )
+
+    @extend_schema(
+        operation_id="delete_file",
+        summary="Remove one file from the session",
+        description=(
+            "Deletes the file. A processed session keeps the other files' "
+            "profiles (its analytics are rewritten without this one); a session "
+            "left with no files is `uploaded` and empty. Answers the session. "
+            "409 `already_processing` while it is queued or processing."
+        ),
+        parameters=[
+            UPLOAD_ID_PATH,
+            OpenApiParameter("file_id", str, OpenApiParameter.PATH),
+            SESSION_KEY_HEADER,
+        ],
+        responses={200: SessionSerializer, **_errors(403, 404, 409, 503)},
+        tags=["sessions"],
+    )
+    def delete(self, request: Request, upload_id: str, file_id: str) -> Response:
+        session = services.upload_file_delete(
+            session=request.session, upload_id=upload_id, file_id=file_id
+        )
+        return self.session_response(request, session)
+
+
+class ProfileExportView(ApiView):
+    @extend_schema(
+        operation_id="export_profile",
+        summary="Download one file's profile as JSON",
+        description="The file's profile (docs/profile.schema.json) as an "
+        "attachment; 404 `analytics_not_ready` until the session is processed.",
+        parameters=[
+            UPLOAD_ID_PATH,
+            OpenApiParameter("file_id", str, OpenApiParameter.PATH),
+            SESSION_KEY_HEADER,
+        ],
+        responses={200: OpenApiTypes.OBJECT, **_errors(404, 503)},
+        tags=["sessions"],
+    )
+    def get(self, request: Request, upload_id: str, file_id: str) -> Response:
+        stored, profile = services.upload_file_profile(
+            session=request.session, upload_id=upload_id, file_id=file_id
+        )
+        stem = stored.name.rsplit(".", 1)[0] or "profile"
+        return Response(
+            profile,
+            headers={
+                "Content-Disposition": content_disposition_header(
+                    True, f"{stem}.profile.json"
+                )
+            },
         )
 
 
