@@ -208,11 +208,12 @@ def test_a_50_mb_csv_from_upload_to_delete_each_request_on_a_fresh_instance(
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
     css_loaded = front.function.loaded[-1]
 
+    cookie = f"sessionid={browser.jar['sessionid']}"
     deleted = browser.request("DELETE", f"/api/sessions/{session_id}")
     assert deleted.status_code == 204, deleted.text
     assert "sessionid" not in browser.jar
-    gone = front.request("GET", f"/api/sessions/{session_id}")
-    assert gone.status_code == 404
+    gone = front.request("GET", f"/api/sessions/{session_id}", cookies=[cookie])
+    assert gone.status_code == 404 and gone.json()["code"] == "session_not_found"
     assert deployment.objects() == []
     assert snapshot(deployment.code) == code_before  # nothing written there
     # no request loaded the profiler's engines; only those that reached the
