@@ -113,8 +113,8 @@ def home(request: HttpRequest) -> HttpResponse:
         },
     }
     response = render(request, "home.html", context)
-    origin = direct_store().origin()
-    if origin is None:
+    origin = conf.DIRECT_ORIGIN or direct_store().origin()
+    if not origin:
         return response
     # The page sends parts straight to the bucket: its CSP must allow that
     # origin (known only once the storage is, so not in SECURE_CSP).

@@ -44,7 +44,9 @@ LIST_PARTS_PAGE = 1000
 
 
 def is_s3(storage: Storage) -> bool:
-    return hasattr(storage, "bucket_name") and hasattr(storage, "connection")
+    # On the class: the instance's ``connection`` property would create a
+    # boto3 resource just to answer (the heaviest step of a cold start).
+    return hasattr(storage, "bucket_name") and hasattr(type(storage), "connection")
 
 
 def _error_code(exc: BaseException) -> str:
