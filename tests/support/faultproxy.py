@@ -24,6 +24,13 @@ connections alike (the proxy reads each request itself):
 - ``error_from(when)``: forward until a request matches ``when(method,
   path)``, then answer it and every later one as ``http_error()`` does: the
   store breaks in the middle of an operation (after a multipart upload began).
+- ``drop_conditions()``: forward everything, but strip ``If-Match`` and
+  ``If-None-Match`` from PUTs: a store that accepts conditional writes and
+  silently ignores them (the headers stay in the signature's list, which
+  moto does not check).
+
+Subclasses may hold a lock around each forwarded request (``_guard``):
+``tests/support/casfront.py`` does, to make conditional writes atomic.
 
 ``requests`` records each request seen as ``(method, path, outcome)``.
 Standard library only; one thread per connection.
@@ -39,6 +46,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 from urllib.parse import urlsplit
 
 _REASONS = {403: "Forbidden", 500: "Internal Server Error", 503: "Slow Down"}
@@ -48,7 +56,9 @@ _REASONS = {403: "Forbidden", 500: "Internal Server Error", 503: "Slow Down"}
 class Seen:
     method: str
     path: str
-    outcome: str  # "passed", "slow", "error 503", "dropped", "answer lost", "forbidden"
+    # "passed", "slow", "error 503", "dropped", "answer lost", "forbidden",
+    # "conditions dropped"
+    outcome: str
 
 
 class _Closed(Exception):
@@ -136,6 +146,16 @@ def _body(reader: _Reader, fields: dict[str, str]) -> bytes:
     return reader.exactly(int(fields.get("content-length", "0")))
 
 
+_CONDITIONS = (b"if-match:", b"if-none-match:")
+
+
+def _without_conditions(head: bytes) -> tuple[bytes, bool]:
+    """``head`` without its condition headers, and whether it had any."""
+    lines = head.split(b"\r\n")
+    kept = [line for line in lines if not line.lower().startswith(_CONDITIONS)]
+    return b"\r\n".join(kept), len(kept) != len(lines)
+
+
 def error_body(code: str, message: str) -> bytes:
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -145,7 +165,7 @@ def error_body(code: str, message: str) -> bytes:
 
 
 class FaultProxy:
-    def __init__(self, upstream_url: str) -> None:
+    def __init__(self, upstream_url: str, port: int = 0) -> None:
         parts = urlsplit(upstream_url)
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.requests: list[Seen] = []
@@ -158,7 +178,7 @@ class FaultProxy:
         self._status, self._code = 503, "SlowDown"
         self._connections: set[socket.socket] = set()
         self._listener: socket.socket | None = None
-        self.port: int = self._listen(0)
+        self.port: int = self._listen(port)
         self._thread = threading.Thread(target=self._accept_loop, daemon=True)
 
     @property
@@ -238,6 +258,10 @@ class FaultProxy:
         with self._lock:
             self._mode, self._remaining = "forbid_missing", None
 
+    def drop_conditions(self) -> None:
+        with self._lock:
+            self._mode, self._remaining = "drop_conditions", None
+
     def outcomes(self) -> list[str]:
         return [seen.outcome for seen in self.requests]
 
@@ -302,9 +326,14 @@ class FaultProxy:
                 "drop_write": "dropped",
                 "drop_response": "answer lost",
                 "forbid_missing": "passed",
+                "drop_conditions": "passed",
             }[mode]
             self.requests.append(Seen(method, path, outcome))
             return mode, len(self.requests) - 1
+
+    def _guard(self, method: str, path: str) -> contextlib.AbstractContextManager[Any]:
+        """Held from forwarding a request until its answer is read."""
+        return contextlib.nullcontext()
 
     def _error_response(
         self, status: int | None = None, code: str | None = None, head: bool = False
@@ -338,35 +367,43 @@ class FaultProxy:
                         _body(from_client, fields)
                     client.sendall(self._error_response())
                     return
+                if mode == "drop_conditions" and method == "PUT":
+                    head, dropped = _without_conditions(head)
+                    if dropped:
+                        with self._lock:
+                            self.requests[seen] = Seen(
+                                method, path, "conditions dropped"
+                            )
                 if upstream is None:
                     upstream = socket.create_connection(self.upstream, timeout=30)
                     from_upstream = _Reader(upstream)
                 assert from_upstream is not None
-                upstream.sendall(head)
-                if expect:
-                    interim = from_upstream.until(b"\r\n\r\n")
-                    status_line, answer = _headers(interim)
-                    if int(status_line.split(" ")[1]) != 100:
-                        # A final answer instead of 100 Continue: the client
-                        # sends no body. Relay it and close.
-                        client.sendall(interim + _body(from_upstream, answer))
+                with self._guard(method, path):
+                    upstream.sendall(head)
+                    if expect:
+                        interim = from_upstream.until(b"\r\n\r\n")
+                        status_line, answer = _headers(interim)
+                        if int(status_line.split(" ")[1]) != 100:
+                            # A final answer instead of 100 Continue: the client
+                            # sends no body. Relay it and close.
+                            client.sendall(interim + _body(from_upstream, answer))
+                            return
+                        client.sendall(interim)
+                    body = _body(from_client, fields)
+                    if mode == "drop_write":
+                        upstream.sendall(body[: len(body) // 2])
+                        abort = True
                         return
-                    client.sendall(interim)
-                body = _body(from_client, fields)
-                if mode == "drop_write":
-                    upstream.sendall(body[: len(body) // 2])
-                    abort = True
-                    return
-                upstream.sendall(body)
-                response = from_upstream.until(b"\r\n\r\n")
-                status_line, answer = _headers(response)
-                status = int(status_line.split(" ")[1])
-                if method == "HEAD" or status in {204, 304}:
-                    payload = b""
-                elif "content-length" in answer or "transfer-encoding" in answer:
-                    payload = _body(from_upstream, answer)
-                else:
-                    payload = from_upstream.rest()
+                    upstream.sendall(body)
+                    response = from_upstream.until(b"\r\n\r\n")
+                    status_line, answer = _headers(response)
+                    status = int(status_line.split(" ")[1])
+                    if method == "HEAD" or status in {204, 304}:
+                        payload = b""
+                    elif "content-length" in answer or "transfer-encoding" in answer:
+                        payload = _body(from_upstream, answer)
+                    else:
+                        payload = from_upstream.rest()
                 if mode == "drop_response":
                     abort = True
                     return
