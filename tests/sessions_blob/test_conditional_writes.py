@@ -174,3 +174,28 @@ def test_the_race_deletes_only_its_own_objects(
         "mine/.doctor-race-update",
         "mine/other",
     ]
+
+
+def test_first_use_race_finds_a_store_that_checks_then_writes(
+    ignoring_store: FaultProxy, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each sequential conditional PUT is answered right (412 when the
+    condition fails), but check and write are two steps: racers all win."""
+    ignoring_store.check_then_write()
+    settings.SESSIONS_BLOB_PROBE_CONDITIONAL_WRITES = False
+    trusting = object_store()
+    version = trusting.create("ignoring/one", b"1")
+    with pytest.raises(VersionMismatch):
+        trusting.replace("ignoring/one", b"2", version + "-stale")
+    assert "precondition failed" in ignoring_store.outcomes()
+    settings.SESSIONS_BLOB_PROBE_CONDITIONAL_WRITES = True
+    settings.STORAGES = {**settings.STORAGES}  # a new storage, a new adapter
+    with caplog.at_level(logging.WARNING, logger="sessions_blob"):
+        SessionStore().create()
+    warnings = [
+        r.getMessage() for r in caplog.records if "conditional" in r.getMessage()
+    ]
+    assert len(warnings) == 1 and "8 of 8 concurrent writers" in warnings[0]
+    store = object_store()
+    assert store is not trusting and isinstance(store, S3ObjectStore)
+    assert store.conditional_writes is False and not store.atomic

@@ -28,6 +28,11 @@ connections alike (the proxy reads each request itself):
   ``If-None-Match`` from PUTs: a store that accepts conditional writes and
   silently ignores them (the headers stay in the signature's list, which
   moto does not check).
+- ``check_then_write(window)``: check a conditional PUT's condition itself
+  (a HEAD of the key), answer ``412`` if it fails, else wait ``window``
+  seconds and forward the PUT without its conditions: a store whose
+  conditional writes pass every sequential test but are not atomic, so
+  racers released together all win.
 
 Subclasses may hold a lock around each forwarded request (``_guard``):
 ``tests/support/casfront.py`` does, to make conditional writes atomic.
@@ -39,6 +44,7 @@ Standard library only; one thread per connection.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import select
 import socket
 import struct
@@ -49,7 +55,12 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-_REASONS = {403: "Forbidden", 500: "Internal Server Error", 503: "Slow Down"}
+_REASONS = {
+    403: "Forbidden",
+    412: "Precondition Failed",
+    500: "Internal Server Error",
+    503: "Slow Down",
+}
 
 
 @dataclass(frozen=True)
@@ -57,7 +68,7 @@ class Seen:
     method: str
     path: str
     # "passed", "slow", "error 503", "dropped", "answer lost", "forbidden",
-    # "conditions dropped"
+    # "conditions dropped", "checked then written", "precondition failed"
     outcome: str
 
 
@@ -262,6 +273,11 @@ class FaultProxy:
         with self._lock:
             self._mode, self._remaining = "drop_conditions", None
 
+    def check_then_write(self, window: float = 0.05) -> None:
+        with self._lock:
+            self._mode, self._remaining = "check_then_write", None
+            self._delay = window
+
     def outcomes(self) -> list[str]:
         return [seen.outcome for seen in self.requests]
 
@@ -327,9 +343,29 @@ class FaultProxy:
                 "drop_response": "answer lost",
                 "forbid_missing": "passed",
                 "drop_conditions": "passed",
+                "check_then_write": "passed",
             }[mode]
             self.requests.append(Seen(method, path, outcome))
             return mode, len(self.requests) - 1
+
+    def _condition_holds(self, path: str, fields: dict[str, str]) -> bool:
+        """The PUT's If-Match/If-None-Match against a HEAD of its key."""
+        wanted, absent = fields.get("if-match"), fields.get("if-none-match")
+        if wanted is None and absent is None:
+            return True
+        connection = http.client.HTTPConnection(*self.upstream, timeout=30)
+        try:
+            # The PUT's own credentials (moto checks who, not the signature).
+            carried = ("authorization", "x-amz-date", "x-amz-security-token")
+            headers = {name: fields[name] for name in carried if name in fields}
+            connection.request("HEAD", path.split("?", 1)[0], headers=headers)
+            answer = connection.getresponse()
+            answer.read()
+        finally:
+            connection.close()
+        if absent == "*":
+            return answer.status == 404
+        return answer.status == 200 and answer.getheader("ETag") == wanted
 
     def _guard(self, method: str, path: str) -> contextlib.AbstractContextManager[Any]:
         """Held from forwarding a request until its answer is read."""
@@ -367,13 +403,27 @@ class FaultProxy:
                         _body(from_client, fields)
                     client.sendall(self._error_response())
                     return
-                if mode == "drop_conditions" and method == "PUT":
-                    head, dropped = _without_conditions(head)
-                    if dropped:
+                if mode == "check_then_write" and method == "PUT":
+                    if not self._condition_holds(path, fields):
                         with self._lock:
                             self.requests[seen] = Seen(
-                                method, path, "conditions dropped"
+                                method, path, "precondition failed"
                             )
+                        if not expect:
+                            _body(from_client, fields)
+                        client.sendall(self._error_response(412, "PreconditionFailed"))
+                        return
+                    if "if-match" in fields or "if-none-match" in fields:
+                        self._stopped.wait(self._delay)  # the unlocked window
+                if mode in {"drop_conditions", "check_then_write"} and method == "PUT":
+                    head, dropped = _without_conditions(head)
+                    if dropped:
+                        outcome = {
+                            "drop_conditions": "conditions dropped",
+                            "check_then_write": "checked then written",
+                        }[mode]
+                        with self._lock:
+                            self.requests[seen] = Seen(method, path, outcome)
                 if upstream is None:
                     upstream = socket.create_connection(self.upstream, timeout=30)
                     from_upstream = _Reader(upstream)
