@@ -1,12 +1,16 @@
 """A front that makes moto's conditional writes atomic, as S3's are.
 
-moto checks ``If-Match``/``If-None-Match`` and then writes, without a lock
-between the two: two PUTs of one key carrying the same ``If-Match`` version
-can both read the old ETag and both answer 200. Measured on this machine
-(100 races each, one moto server, writers released by one barrier): 48 races
-of 2 writers, 13 of 8 and 5 of 16 had two winners. A test of the engine's
-compare-and-swap on moto can therefore fail for moto's sake and, when it
-passes, proves nothing about the engine.
+moto checks ``If-Match``/``If-None-Match`` in its request handler (a read
+of the object and a comparison) and writes afterwards, with no lock held
+between the two (``moto/s3/responses.py``, ``put_object``): two PUTs of one
+key carrying the same ``If-Match`` version can both pass the check and both
+answer 200. The window is narrow: issue 15 saw it in 2 of 100 races of 16
+writers on a loaded machine; a rerun here (16 writers released by one
+barrier, distinct bodies, load average 17) saw it in 0 of 100. Narrow is
+enough to make a race test flake on moto, and a pass there does not prove
+the engine's compare-and-swap. (Racers must write distinct bodies: a
+writer whose body equals the old one leaves the ETag unchanged, and the next
+writer of that version rightly wins too.)
 
 ``CasFront`` is the fault proxy (every mode of it works here too) with one
 lock per object: every PUT and DELETE of a key holds that key's lock from
