@@ -285,7 +285,8 @@ class S3ObjectStore(ObjectStore):
                 self._no_conditional_writes(f"{_code(error)}: {message}", error)
                 return None
             raise
-        self.conditional_writes = True
+        if not conf.PROBE_CONDITIONAL_WRITES:
+            self.conditional_writes = True  # else only a race decides
         return etag
 
     def _verify_conditional_writes(self) -> None:
@@ -520,12 +521,12 @@ class S3ObjectStore(ObjectStore):
         at most one of each win. Deletes the two objects it wrote, nothing else."""
         client = self.client  # thread-safe; other threads' connections are new
         updated, created = f"{name}-update", f"{name}-create"
-        written: list[str] = []
+        written: list[str] = []  # only names that were new: ours to delete
         try:
             try:
-                written.append(updated)
                 version = self._put(updated, _PROBE_BODY, IfNoneMatch="*")
-                written.append(created)
+                written.append(updated)
+                written.append(created)  # new too: whatever lands there is ours
                 won_update = self._race(client, updated, writers, IfMatch=version)
                 won_create = self._race(client, created, creators, IfNoneMatch="*")
             except ClientError as error:
