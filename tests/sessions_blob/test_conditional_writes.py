@@ -14,11 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from botocore.config import Config
 
 from sessions_blob.backends.storage import SessionStore
-from sessions_blob.exceptions import ConditionalWritesUnsupported
+from sessions_blob.exceptions import ConditionalWritesUnsupported, StorageUnavailable
 from sessions_blob.stores import ObjectStore, VersionMismatch, object_store
 from sessions_blob.stores.s3 import S3ObjectStore
+from tests.support.casfront import CasFront
 from tests.support.faultproxy import FaultProxy
 from tests.support.s3 import S3Endpoint
 from tests.support.tiers import Tier
@@ -199,3 +201,26 @@ def test_first_use_race_finds_a_store_that_checks_then_writes(
     store = object_store()
     assert store is not trusting and isinstance(store, S3ObjectStore)
     assert store.conditional_writes is False and not store.atomic
+
+
+def test_a_race_the_store_could_not_run_decides_nothing(
+    settings: Any, s3: S3Endpoint, s3_bucket: str, cas_proxy: CasFront
+) -> None:
+    """An outage during the first-use race is an outage, not a verdict: the
+    write fails as any write would, and the next one races again."""
+    settings.SESSIONS_BLOB_PREFIX = "undecided/"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "sessions": s3.via(cas_proxy.url).storage(
+            s3_bucket, client_config=Config(retries={"total_max_attempts": 1})
+        ),
+    }
+    store = object_store()
+    assert isinstance(store, S3ObjectStore)
+    cas_proxy.http_error()
+    with pytest.raises(StorageUnavailable):
+        SessionStore().create()
+    assert store.conditional_writes is None and store.atomic
+    cas_proxy.passthrough()
+    SessionStore().create()
+    assert store.conditional_writes is True
