@@ -5,8 +5,9 @@ of the object and a comparison) and writes afterwards, with no lock held
 between the two (``moto/s3/responses.py``, ``put_object``): two PUTs of one
 key carrying the same ``If-Match`` version can both pass the check and both
 answer 200. The window is narrow: issue 15 saw it in 2 of 100 races of 16
-writers on a loaded machine; a rerun here (16 writers released by one
-barrier, distinct bodies, load average 17) saw it in 0 of 100. Narrow is
+writers on a loaded machine; ``bench/conditional_races.py`` here (writers
+released by one barrier, distinct bodies, load average 9-14) saw it in 0 of
+100 races of 16 writers and 0 of 200 of 2. Narrow is
 enough to make a race test flake on moto, and a pass there does not prove
 the engine's compare-and-swap. (Racers must write distinct bodies: a
 writer whose body equals the old one leaves the ETag unchanged, and the next
