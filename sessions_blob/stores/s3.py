@@ -6,19 +6,28 @@ this adapter calls ``put_object``/``get_object`` on the client of the one
 ``S3Storage`` instance Django keeps per process: one round trip each.
 
 Not every S3-compatible store honours conditional writes. OpenStack Swift's
-s3api, for one, answers ``501 NotImplemented``. On the first such answer the
-adapter says so once in the log and falls back to check-then-write (a HEAD
-before the PUT), which leaves a window of a few milliseconds for lost updates,
-unless ``SESSIONS_BLOB_REQUIRE_CONDITIONAL_WRITES`` asks to refuse instead.
+s3api, for one, answers ``501 NotImplemented``; others accept the headers and
+ignore them, or check them without a lock (two writers of one version both
+win). So before its first conditional write the adapter races a few
+conditional PUTs of its own under the probe prefix (``race_conditional_writes``;
+``SESSIONS_BLOB_PROBE_CONDITIONAL_WRITES``), and a store that rejects them or
+lets two racers win is treated alike: the adapter says so once in the log and
+falls back to check-then-write (a HEAD before the PUT), which leaves a window
+of a few milliseconds for lost updates, unless
+``SESSIONS_BLOB_REQUIRE_CONDITIONAL_WRITES`` asks to refuse instead.
 """
 
 from __future__ import annotations
 
 import base64
 import builtins
+import contextlib
 import hashlib
 import logging
+import threading
+import uuid
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +86,33 @@ class ConditionProbe:
 
 
 @dataclass(frozen=True)
+class ConditionRace:
+    """How many racing conditional PUTs of one key the store let through."""
+
+    #: Writers that all sent ``If-Match`` with the same version, and winners.
+    writers: int = 0
+    updated: int = 0
+    #: Creators that all sent ``If-None-Match: *`` for a new key, and winners.
+    creators: int = 0
+    created: int = 0
+    #: The store refused conditional PUTs outright ("501 NotImplemented").
+    rejection: str = ""
+
+    @property
+    def atomic(self) -> bool:
+        return not self.rejection and self.updated <= 1 and self.created <= 1
+
+    def describe(self) -> str:
+        if self.rejection:
+            return f"conditional PUTs rejected ({self.rejection})"
+        return (
+            f"{self.updated} of {self.writers} concurrent writers of one If-Match "
+            f"version and {self.created} of {self.creators} concurrent creators "
+            "(If-None-Match) won"
+        )
+
+
+@dataclass(frozen=True)
 class PublicAccess:
     """What the bucket's policy status, ACL and Block Public Access say.
     None: the store did not say (no such API)."""
@@ -116,6 +152,8 @@ class S3ObjectStore(ObjectStore):
     def __init__(self, storage: S3Storage) -> None:
         super().__init__(storage)
         self.conditional_writes: bool | None = None  # None: not known yet
+        self._no_conditions = ""  # why the store has none, once known
+        self._probe_lock = threading.Lock()
         self._warned_forbidden = False
 
     # -- plumbing -----------------------------------------------------------
@@ -254,34 +292,61 @@ class S3ObjectStore(ObjectStore):
 
     def _conditional_put(self, name: str, data: bytes, **condition: str) -> str | None:
         """PUT with the condition; None when the store cannot do conditions."""
+        if self.conditional_writes is None and conf.PROBE_CONDITIONAL_WRITES:
+            self._verify_conditional_writes()
         if self.conditional_writes is False:
+            if conf.REQUIRE_CONDITIONAL_WRITES:
+                raise ConditionalWritesUnsupported(self._refusal())
             return None
         try:
             etag = self._put(name, data, **condition)
         except ClientError as error:
             if _status(error) == 501 or _code(error) == "NotImplemented":
-                self._no_conditional_writes(error)
+                message = error.response.get("Error", {}).get("Message", "")
+                self._no_conditional_writes(f"{_code(error)}: {message}", error)
                 return None
             raise
-        self.conditional_writes = True
+        if not conf.PROBE_CONDITIONAL_WRITES:
+            self.conditional_writes = True  # else only a race decides
         return etag
 
-    def _no_conditional_writes(self, error: ClientError) -> None:
+    def _verify_conditional_writes(self) -> None:
+        """Race conditional PUTs once before trusting them (a store that
+        ignores the headers passes any sequential check)."""
+        with self._probe_lock:  # one race, however many requests arrive first
+            if self.conditional_writes is not None:
+                return
+            try:
+                race = self.race_conditional_writes(
+                    f"{conf.PREFIX}.doctor-race-{uuid.uuid4().hex}"
+                )
+            except StorageUnavailable:
+                return  # undecided: the write says what is wrong, the next probes
+            if race.atomic:
+                self.conditional_writes = True
+            else:
+                self._no_conditional_writes(race.describe())
+
+    def _refusal(self) -> str:
+        return (
+            "The session storage does not support conditional writes "
+            f"({self._no_conditions}). SESSIONS_BLOB_REQUIRE_CONDITIONAL_WRITES is on."
+        )
+
+    def _no_conditional_writes(
+        self, reason: str, cause: BaseException | None = None
+    ) -> None:
         self.conditional_writes = False
         self.atomic = False
-        message = (
-            "The session storage does not support conditional writes "
-            f"({_code(error)}: {error.response.get('Error', {}).get('Message', '')})."
-        )
+        self._no_conditions = reason
         if conf.REQUIRE_CONDITIONAL_WRITES:
-            raise ConditionalWritesUnsupported(
-                message + " SESSIONS_BLOB_REQUIRE_CONDITIONAL_WRITES is on."
-            ) from error
+            raise ConditionalWritesUnsupported(self._refusal()) from cause
         logger.warning(
-            "%s Falling back to check-then-write: session creates and updates are "
+            "The session storage does not support conditional writes (%s). "
+            "Falling back to check-then-write: session creates and updates are "
             "no longer atomic, so concurrent requests may lose updates. Set "
             "SESSIONS_BLOB_REQUIRE_CONDITIONAL_WRITES = True to refuse instead.",
-            message,
+            reason,
         )
 
     def create(self, name: str, data: bytes) -> str:
@@ -466,6 +531,63 @@ class S3ObjectStore(ObjectStore):
         except (ClientError, BotoCoreError) as error:
             raise self._unavailable("probe", name, error) from error
         return ConditionProbe(supported=True, outcomes=outcomes)
+
+    def race_conditional_writes(
+        self, name: str, *, writers: int = 8, creators: int = 2
+    ) -> ConditionRace:
+        """Race conditional PUTs of the store, as concurrent requests do:
+        ``writers`` PUTs of ``{name}-update`` with one ``If-Match`` version,
+        then ``creators`` PUTs of the new ``{name}-create`` with
+        ``If-None-Match: *``. A store that honours conditions atomically lets
+        at most one of each win. Deletes the two objects it wrote, nothing else."""
+        client = self.client  # thread-safe; other threads' connections are new
+        updated, created = f"{name}-update", f"{name}-create"
+        written: list[str] = []  # only names that were new: ours to delete
+        try:
+            try:
+                version = self._put(updated, _PROBE_BODY, IfNoneMatch="*")
+                written.append(updated)
+                written.append(created)  # new too: whatever lands there is ours
+                won_update = self._race(client, updated, writers, IfMatch=version)
+                won_create = self._race(client, created, creators, IfNoneMatch="*")
+            except ClientError as error:
+                if _unsupported(error):
+                    return ConditionRace(rejection=f"{_status(error)} {_code(error)}")
+                raise
+        except (ClientError, BotoCoreError) as error:
+            raise self._unavailable("probe", name, error) from error
+        finally:
+            for probe in written:  # never through delete(): not a session's
+                with contextlib.suppress(ClientError, BotoCoreError):
+                    client.delete_object(Bucket=self.bucket, Key=self.key(probe))
+        return ConditionRace(writers, won_update, creators, won_create)
+
+    def _race(self, client: Any, name: str, racers: int, **condition: str) -> int:
+        """How many of ``racers`` conditional PUTs, released at once, won."""
+        start = threading.Barrier(racers)
+        params = self._write_params(name)
+
+        def put(number: int) -> bool:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                start.wait(timeout=10)  # a starved racer: the rest go anyway
+            try:
+                client.put_object(
+                    Bucket=self.bucket,
+                    Key=self.key(name),
+                    Body=b'{"doctor":%d}' % number,  # each its own ETag
+                    **params,
+                    **condition,
+                )
+            except ClientError as error:
+                if _status(error) in {409, 412}:  # lost (409: a conflicting write)
+                    return False
+                raise
+            return True
+
+        with ThreadPoolExecutor(
+            racers, thread_name_prefix="sessions-blob-probe"
+        ) as pool:
+            return sum(pool.map(put, range(racers)))
 
     def probe_object_public(self, name: str) -> bool | None:
         """Whether the object's ACL grants everyone; None: the store has no ACLs."""

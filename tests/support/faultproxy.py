@@ -26,6 +26,18 @@ connections alike (the proxy reads each request itself):
   path)``, then answer it and the next ``count - 1`` (every later one when
   None) as ``http_error()`` does: the store breaks in the middle of an
   operation (after a multipart upload began), or fails one part once.
+- ``drop_conditions()``: forward everything, but strip ``If-Match`` and
+  ``If-None-Match`` from PUTs: a store that accepts conditional writes and
+  silently ignores them (the headers stay in the signature's list, which
+  moto does not check).
+- ``check_then_write(window)``: check a conditional PUT's condition itself
+  (a HEAD of the key), answer ``412`` if it fails, else wait ``window``
+  seconds and forward the PUT without its conditions: a store whose
+  conditional writes pass every sequential test but are not atomic, so
+  racers released together all win.
+
+Subclasses may hold a lock around each forwarded request (``_guard``):
+``tests/support/casfront.py`` does, to make conditional writes atomic.
 
 Injected errors carry ``Access-Control-Allow-Origin`` for a request with an
 ``Origin`` (as S3 does where a CORS rule allows it), so a browser's script
@@ -38,6 +50,7 @@ Standard library only; one thread per connection.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import select
 import socket
 import struct
@@ -45,16 +58,24 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 from urllib.parse import urlsplit
 
-_REASONS = {403: "Forbidden", 500: "Internal Server Error", 503: "Slow Down"}
+_REASONS = {
+    403: "Forbidden",
+    412: "Precondition Failed",
+    500: "Internal Server Error",
+    503: "Slow Down",
+}
 
 
 @dataclass(frozen=True)
 class Seen:
     method: str
     path: str
-    outcome: str  # "passed", "slow", "error 503", "dropped", "answer lost", "forbidden"
+    # "passed", "slow", "error 503", "dropped", "answer lost", "forbidden",
+    # "conditions dropped", "checked then written", "precondition failed"
+    outcome: str
 
 
 class _Closed(Exception):
@@ -142,6 +163,16 @@ def _body(reader: _Reader, fields: dict[str, str]) -> bytes:
     return reader.exactly(int(fields.get("content-length", "0")))
 
 
+_CONDITIONS = (b"if-match:", b"if-none-match:")
+
+
+def _without_conditions(head: bytes) -> tuple[bytes, bool]:
+    """``head`` without its condition headers, and whether it had any."""
+    lines = head.split(b"\r\n")
+    kept = [line for line in lines if not line.lower().startswith(_CONDITIONS)]
+    return b"\r\n".join(kept), len(kept) != len(lines)
+
+
 def error_body(code: str, message: str) -> bytes:
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -151,7 +182,7 @@ def error_body(code: str, message: str) -> bytes:
 
 
 class FaultProxy:
-    def __init__(self, upstream_url: str) -> None:
+    def __init__(self, upstream_url: str, port: int = 0) -> None:
         parts = urlsplit(upstream_url)
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.requests: list[Seen] = []
@@ -166,7 +197,7 @@ class FaultProxy:
         self._status, self._code = 503, "SlowDown"
         self._connections: set[socket.socket] = set()
         self._listener: socket.socket | None = None
-        self.port: int = self._listen(0)
+        self.port: int = self._listen(port)
         self._thread = threading.Thread(target=self._accept_loop, daemon=True)
 
     @property
@@ -250,6 +281,15 @@ class FaultProxy:
         with self._lock:
             self._mode, self._remaining = "forbid_missing", None
 
+    def drop_conditions(self) -> None:
+        with self._lock:
+            self._mode, self._remaining = "drop_conditions", None
+
+    def check_then_write(self, window: float = 0.05) -> None:
+        with self._lock:
+            self._mode, self._remaining = "check_then_write", None
+            self._delay = window
+
     def outcomes(self) -> list[str]:
         return [seen.outcome for seen in self.requests]
 
@@ -317,9 +357,34 @@ class FaultProxy:
                 "drop_write": "dropped",
                 "drop_response": "answer lost",
                 "forbid_missing": "passed",
+                "drop_conditions": "passed",
+                "check_then_write": "passed",
             }[mode]
             self.requests.append(Seen(method, path, outcome))
             return mode, len(self.requests) - 1
+
+    def _condition_holds(self, path: str, fields: dict[str, str]) -> bool:
+        """The PUT's If-Match/If-None-Match against a HEAD of its key."""
+        wanted, absent = fields.get("if-match"), fields.get("if-none-match")
+        if wanted is None and absent is None:
+            return True
+        connection = http.client.HTTPConnection(*self.upstream, timeout=30)
+        try:
+            # The PUT's own credentials (moto checks who, not the signature).
+            carried = ("authorization", "x-amz-date", "x-amz-security-token")
+            headers = {name: fields[name] for name in carried if name in fields}
+            connection.request("HEAD", path.split("?", 1)[0], headers=headers)
+            answer = connection.getresponse()
+            answer.read()
+        finally:
+            connection.close()
+        if absent == "*":
+            return answer.status == 404
+        return answer.status == 200 and answer.getheader("ETag") == wanted
+
+    def _guard(self, method: str, path: str) -> contextlib.AbstractContextManager[Any]:
+        """Held from forwarding a request until its answer is read."""
+        return contextlib.nullcontext()
 
     def _error_response(
         self,
@@ -358,35 +423,57 @@ class FaultProxy:
                         _body(from_client, fields)
                     client.sendall(self._error_response(origin=fields.get("origin")))
                     return
+                if mode == "check_then_write" and method == "PUT":
+                    if not self._condition_holds(path, fields):
+                        with self._lock:
+                            self.requests[seen] = Seen(
+                                method, path, "precondition failed"
+                            )
+                        if not expect:
+                            _body(from_client, fields)
+                        client.sendall(self._error_response(412, "PreconditionFailed"))
+                        return
+                    if "if-match" in fields or "if-none-match" in fields:
+                        self._stopped.wait(self._delay)  # the unlocked window
+                if mode in {"drop_conditions", "check_then_write"} and method == "PUT":
+                    head, dropped = _without_conditions(head)
+                    if dropped:
+                        outcome = {
+                            "drop_conditions": "conditions dropped",
+                            "check_then_write": "checked then written",
+                        }[mode]
+                        with self._lock:
+                            self.requests[seen] = Seen(method, path, outcome)
                 if upstream is None:
                     upstream = socket.create_connection(self.upstream, timeout=30)
                     from_upstream = _Reader(upstream)
                 assert from_upstream is not None
-                upstream.sendall(head)
-                if expect:
-                    interim = from_upstream.until(b"\r\n\r\n")
-                    status_line, answer = _headers(interim)
-                    if int(status_line.split(" ")[1]) != 100:
-                        # A final answer instead of 100 Continue: the client
-                        # sends no body. Relay it and close.
-                        client.sendall(interim + _body(from_upstream, answer))
+                with self._guard(method, path):
+                    upstream.sendall(head)
+                    if expect:
+                        interim = from_upstream.until(b"\r\n\r\n")
+                        status_line, answer = _headers(interim)
+                        if int(status_line.split(" ")[1]) != 100:
+                            # A final answer instead of 100 Continue: the client
+                            # sends no body. Relay it and close.
+                            client.sendall(interim + _body(from_upstream, answer))
+                            return
+                        client.sendall(interim)
+                    body = _body(from_client, fields)
+                    if mode == "drop_write":
+                        upstream.sendall(body[: len(body) // 2])
+                        abort = True
                         return
-                    client.sendall(interim)
-                body = _body(from_client, fields)
-                if mode == "drop_write":
-                    upstream.sendall(body[: len(body) // 2])
-                    abort = True
-                    return
-                upstream.sendall(body)
-                response = from_upstream.until(b"\r\n\r\n")
-                status_line, answer = _headers(response)
-                status = int(status_line.split(" ")[1])
-                if method == "HEAD" or status in {204, 304}:
-                    payload = b""
-                elif "content-length" in answer or "transfer-encoding" in answer:
-                    payload = _body(from_upstream, answer)
-                else:
-                    payload = from_upstream.rest()
+                    upstream.sendall(body)
+                    response = from_upstream.until(b"\r\n\r\n")
+                    status_line, answer = _headers(response)
+                    status = int(status_line.split(" ")[1])
+                    if method == "HEAD" or status in {204, 304}:
+                        payload = b""
+                    elif "content-length" in answer or "transfer-encoding" in answer:
+                        payload = _body(from_upstream, answer)
+                    else:
+                        payload = from_upstream.rest()
                 if mode == "drop_response":
                     abort = True
                     return
