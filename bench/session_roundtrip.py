@@ -166,10 +166,11 @@ def run(args: argparse.Namespace, work: Path, database: str) -> None:
 
     from sessions_blob.backends.storage import SessionStore
     from sessions_blob.records import object_name
+    from sessions_blob.stores.s3 import shared_client
 
     call_command("migrate", verbosity=0)
     storage = storages["sessions"]
-    client = storage.connection.meta.client
+    client = shared_client(storage)
     raw = client  # the same client: both sides pay the same connection costs
 
     session = SessionStore()

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends.base import (
     VALID_KEY_CHARS,
     CreateError,
@@ -272,6 +273,28 @@ class SessionStore(SessionBase):
         from sessions_blob.cleanup import clear_expired_sessions
 
         clear_expired_sessions()
+
+    # -- async twins ----------------------------------------------------------
+    # A storage round trip runs on the event loop's thread pool
+    # (thread_sensitive=False) rather than on the one thread Django keeps for
+    # a request's sync code: the S3 client is one per process, shared by any
+    # thread (stores/s3.py), and these calls touch no database connection, so
+    # they need no particular thread. bench/server_throughput.py measures
+    # this against gunicorn's threads. adelete() and aclear_expired() keep
+    # Django's thread-sensitive default: they send sessions_deleted, whose
+    # receivers may use the database.
+
+    async def aload(self) -> dict[str, Any]:
+        return await sync_to_async(self.load, thread_sensitive=False)()
+
+    async def aexists(self, session_key: str) -> bool:
+        return await sync_to_async(self.exists, thread_sensitive=False)(session_key)
+
+    async def acreate(self) -> None:
+        await sync_to_async(self.create, thread_sensitive=False)()
+
+    async def asave(self, must_create: bool = False) -> None:
+        await sync_to_async(self.save, thread_sensitive=False)(must_create)
 
     # -- helpers ------------------------------------------------------------
 
