@@ -249,13 +249,18 @@ class Connection:
         self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
     async def get(self, path: str) -> tuple[int, bytes]:
+        return await self.request("GET", path)
+
+    async def request(
+        self, method: str, path: str, body: bytes = b""
+    ) -> tuple[int, bytes]:
         if self.streams is None:
             self.streams = await asyncio.open_connection(self.host, self.port)
         reader, writer = self.streams
         cookie = f"Cookie: sessionid={self.cookie}\r\n" if self.cookie else ""
-        writer.write(
-            f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n{cookie}\r\n".encode()
-        )
+        length = f"Content-Length: {len(body)}\r\n" if body else ""
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n{cookie}{length}"
+        writer.write(f"{head}\r\n".encode() + body)
         await writer.drain()
         head = await reader.readuntil(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")

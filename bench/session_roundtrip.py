@@ -7,7 +7,13 @@ Starts moto's S3 server on loopback, then in one run measures:
   same bytes on the same endpoint, printed as ratios;
 * concurrent updates kept: N requests load one session, then each sets its
   own key and saves. This engine (S3 and local disk) against Django's db,
-  file and cache backends.
+  file and cache backends;
+* the async path: ``--tasks`` concurrent load + save cycles, each on its own
+  session, through ``aload``/``asave`` (the event loop's thread pool and the
+  one shared client) against the same cycles on as many threads (gunicorn's
+  way); and raw HTTP GET + PUT of as many bytes, no boto3, on threads
+  (http.client) and non-blocking (asyncio streams): what is left to win by
+  not holding a thread.
 
     .venv/bin/python bench/session_roundtrip.py [--iterations 500] [--writers 50]
 """
@@ -123,10 +129,132 @@ def print_cached_tier(iterations: int, data: dict[str, Any]) -> None:
     print(f"{'ratio':<36} {c50 / d50:>7.2f}x {c95 / d95:>7.2f}x")
 
 
+def print_async_path(tasks: int, cycles: int, endpoint: str) -> None:
+    """Cycles/s and p50 of load + save: async engine, threads, raw async HTTP."""
+    import asyncio
+    from urllib.parse import urlsplit
+
+    from bench.server_throughput import Connection
+    from sessions_blob.backends.storage import SessionStore
+
+    keys = []
+    for n in range(tasks):
+        seed = SessionStore()
+        seed.update({"user_id": n, "cart": list(range(20)), "theme": "dark"})
+        seed.save()
+        keys.append(seed.session_key)
+
+    def timed(samples: list[float], started: float) -> None:
+        samples.append(time.perf_counter() - started)
+
+    async def engine_async() -> list[float]:
+        samples: list[float] = []
+
+        async def task(key: str) -> None:
+            for n in range(cycles):
+                started = time.perf_counter()
+                session = SessionStore(key)
+                await session.aset("n", n)  # aload() through _aget_session
+                await session.asave()
+                timed(samples, started)
+
+        await asyncio.gather(*(task(key) for key in keys))
+        return samples
+
+    def engine_threads() -> list[float]:
+        samples: list[float] = []
+
+        def task(key: str) -> None:
+            for n in range(cycles):
+                started = time.perf_counter()
+                session = SessionStore(key)
+                session["n"] = n
+                session.save()
+                timed(samples, started)
+
+        threads = [threading.Thread(target=task, args=(key,)) for key in keys]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return samples
+
+    url = urlsplit(endpoint)
+    body = b"x" * 600  # about a session object's size
+
+    async def raw_async() -> list[float]:
+        samples: list[float] = []
+
+        async def task(n: int) -> None:
+            connection = Connection(url.hostname or "127.0.0.1", url.port or 80)
+            path = f"/bench/raw-async-{n}"
+            await connection.request("PUT", path, body)
+            for _ in range(cycles):
+                started = time.perf_counter()
+                await connection.request("GET", path)
+                await connection.request("PUT", path, body)
+                timed(samples, started)
+            await connection.close()
+
+        await asyncio.gather(*(task(n) for n in range(tasks)))
+        return samples
+
+    def raw_threads() -> list[float]:
+        import http.client
+
+        samples: list[float] = []
+
+        def task(n: int) -> None:
+            connection = http.client.HTTPConnection(url.hostname, url.port)
+            path = f"/bench/raw-threads-{n}"
+
+            def call(method: str, payload: bytes | None = None) -> None:
+                connection.request(method, path, body=payload)
+                connection.getresponse().read()
+
+            call("PUT", body)
+            for _ in range(cycles):
+                started = time.perf_counter()
+                call("GET")
+                call("PUT", body)
+                timed(samples, started)
+            connection.close()
+
+        threads = [threading.Thread(target=task, args=(n,)) for n in range(tasks)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return samples
+
+    rows = []
+    for label, run in (
+        ("threads, sync load + save", engine_threads),
+        ("asyncio, aload + asave", lambda: asyncio.run(engine_async())),
+        ("threads, raw GET + PUT (no boto3)", raw_threads),
+        ("asyncio, raw GET + PUT (no boto3)", lambda: asyncio.run(raw_async())),
+    ):
+        started = time.perf_counter()
+        samples = run()
+        rows.append((label, len(samples) / (time.perf_counter() - started), samples))
+    print(
+        f"\nThe async path: {tasks} concurrent load + save cycles, {cycles} each, "
+        "one session each, moto S3"
+    )
+    print(f"{'how':<36} {'cycles/s':>9} {'p50':>9} {'vs threads':>11}")
+    for label, rate, samples in rows:
+        print(
+            f"{label:<36} {rate:>9.0f} {statistics.median(samples) * 1000:>7.1f}ms "
+            f"{rate / rows[0][1]:>10.2f}x"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--iterations", type=int, default=500)
     parser.add_argument("--writers", type=int, default=50)
+    parser.add_argument("--tasks", type=int, default=16)
+    parser.add_argument("--cycles", type=int, default=30, help="per task")
     args = parser.parse_args()
 
     from tests.support.servers import create_bucket, moto_server
@@ -156,6 +284,7 @@ def main() -> None:
 
         django.setup()
         run(args, work, database)
+        print_async_path(args.tasks, args.cycles, endpoint)
 
 
 def run(args: argparse.Namespace, work: Path, database: str) -> None:
