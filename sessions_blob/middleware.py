@@ -71,8 +71,8 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 request.session.save()
             except StorageUnavailable as exc:
                 return self._unavailable(request, exc)
-            except UpdateError:
-                raise SessionInterrupted(_INTERRUPTED) from None
+            except UpdateError as exc:  # kept as the cause: which one it was
+                raise SessionInterrupted(_INTERRUPTED) from exc
         return self._set_cookie(request, response, saved=saving)
 
     async def aprocess_response(
@@ -87,8 +87,8 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 await request.session.asave()
             except StorageUnavailable as exc:
                 return self._unavailable(request, exc)
-            except UpdateError:
-                raise SessionInterrupted(_INTERRUPTED) from None
+            except UpdateError as exc:  # kept as the cause: which one it was
+                raise SessionInterrupted(_INTERRUPTED) from exc
         return self._set_cookie(request, response, saved=saving)
 
     @staticmethod
