@@ -88,6 +88,7 @@ class _Loaded:
 #: Threads for the async twins' storage round trips, per process: at least as
 #: many as the requests a server keeps in flight, so that none waits for a
 #: thread (the event loop's default pool has the cores + 4). Made as needed.
+#: The S3 client pools as many connections (stores/s3.py, POOL_CONNECTIONS).
 ASYNC_THREADS = 32
 _async_pool: ThreadPoolExecutor | None = None
 _async_pool_lock = threading.Lock()

@@ -89,8 +89,17 @@ def _forget_clients() -> None:
 os.register_at_fork(after_in_child=_forget_clients)
 
 
+#: Pooled connections per client unless the storage's config says otherwise:
+#: as many as the engine's async threads (backends/storage.py), which share
+#: the client. botocore's 10 would open and drop a connection per call beyond.
+POOL_CONNECTIONS = 32
+
+
 def _client_config(storage: S3Storage, signature_version: str | None) -> Config:
-    config: Config = storage.client_config or Config()
+    # merge(): the storage's own options win.
+    config = Config(max_pool_connections=POOL_CONNECTIONS).merge(
+        storage.client_config or Config()
+    )
     if signature_version:
         config = config.merge(Config(signature_version=signature_version))
     return config
