@@ -10,7 +10,7 @@ Use it in place of ``django.contrib.sessions.middleware.SessionMiddleware``;
 override ``storage_unavailable_response()`` to answer in another format.
 
 It is sync and async capable. Under ASGI (an async middleware chain) it saves
-with the engine's ``asave()``, on the event loop's thread pool, where Django's
+with the engine's ``asave()``, on the engine's thread pool, where Django's
 own middleware would hop to the request's sync thread for the whole response
 phase. The cookie it sets is the one Django's middleware sets.
 """
