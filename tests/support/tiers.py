@@ -28,6 +28,7 @@ import pytest
 from django.core.files.storage import storages
 
 from sessions_blob.stores import ObjectStore, object_store
+from sessions_blob.stores.s3 import shared_client
 from tests.support.s3 import S3Endpoint
 
 TIERS = ["memory", "filesystem", "s3", "swift"]
@@ -98,7 +99,7 @@ def tier(request: pytest.FixtureRequest, settings: Any, tmp_path: Path) -> Tier:
         setattr(adapter, method, _count(tier.calls, method, getattr(adapter, method)))
     tier._http = Counter()  # type: ignore[attr-defined]
     if tier.s3 is not None:
-        client = storages["sessions"].connection.meta.client
+        client = shared_client(storages["sessions"])  # type: ignore[arg-type]
 
         def on_call(model: Any, **_: Any) -> None:
             tier._http[model.name] += 1  # type: ignore[attr-defined]
