@@ -40,7 +40,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
-from tests.support.servers import stop
+from tests.support.servers import db_worker_argv, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -384,17 +384,7 @@ def worker(code: Path, env: dict[str, str], log: Path) -> Iterator[None]:
     the function; yields once it polls for jobs."""
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "manage.py",
-                "db_worker",
-                "--no-reload",
-                "--no-startup-delay",
-                "--interval",
-                "0.1",
-                "--worker-id",
-                "serverless-worker",
-            ],
+            db_worker_argv("serverless-worker", interval=0.1),
             cwd=code,
             env=deployment_env(code, env),
             preexec_fn=restricted,
