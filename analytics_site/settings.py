@@ -46,6 +46,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "uploads.budget.StorageBudgetMiddleware",  # first: the whole request's deadline
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -131,7 +132,9 @@ def _s3(location: str) -> dict[str, Any]:
         s3=s3_config,
         signature_version="s3v4",
     )
-    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+    # django-storages' S3Storage whose requests respect the request's storage
+    # deadline (UPLOADS_STORAGE_TIME_BUDGET).
+    return {"BACKEND": "uploads.s3storage.BudgetedS3Storage", "OPTIONS": options}
 
 
 def _filesystem(folder: str) -> dict[str, Any]:
@@ -226,6 +229,9 @@ UPLOADS_MAX_FILES = env_int("UPLOADS_MAX_FILES", 10)
 UPLOADS_PROFILE_MEMORY_LIMIT = env_str("UPLOADS_PROFILE_MEMORY_LIMIT", "512MB")
 UPLOADS_PROFILE_THREADS = env_int("UPLOADS_PROFILE_THREADS", 2)
 UPLOADS_PROCESSING_TIMEOUT = env_int("UPLOADS_PROCESSING_TIMEOUT", 3600)
+# Budget 15 s + one call's connect (2 s) and read (10 s) timeouts = 27 s, under
+# gunicorn's 30 s worker timeout: a stalled store answers 503, never a kill.
+UPLOADS_STORAGE_TIME_BUDGET = env_int("UPLOADS_STORAGE_TIME_BUDGET", 15)
 UPLOADS_RATE_WINDOW = env_int("UPLOADS_RATE_WINDOW", 3600)
 UPLOADS_NEW_SESSIONS_PER_WINDOW = env_int("UPLOADS_NEW_SESSIONS_PER_WINDOW", 60)
 UPLOADS_UPLOAD_BYTES_PER_WINDOW = env_int(

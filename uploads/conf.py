@@ -82,6 +82,12 @@ class Settings:
         return str(getattr(settings, "UPLOADS_DIRECT_ORIGIN", "")).rstrip("/")
 
     @property
+    def STORAGE_TIME_BUDGET(self) -> float:
+        """Seconds one request may wait for S3 in all (``uploads.budget``); the
+        worst case adds one call's connect and read timeouts."""
+        return float(getattr(settings, "UPLOADS_STORAGE_TIME_BUDGET", 15))
+
+    @property
     def PROCESSING_TIMEOUT(self) -> int:
         """Seconds without a sign of life (queueing, start, or the heartbeat a
         running run writes every quarter of this) after which a ``queued`` or

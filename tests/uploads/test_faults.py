@@ -142,3 +142,43 @@ def test_an_upload_cut_off_by_an_outage_answers_503_and_leaves_no_open_upload(
     assert left == []
     objects = direct.list_objects_v2(Bucket=bucket, Prefix="files-")
     assert not [o for o in objects.get("Contents", []) if "big" in o["Key"]]
+
+
+def test_a_stalled_store_spends_the_request_budget_and_answers_503(
+    settings: Any, proxy: FaultProxy, s3: S3Endpoint, s3_bucket: str
+) -> None:
+    """A store that accepts requests and never answers: each attempt waits
+    its read timeout, and the request stops once its storage budget is spent
+    instead of trying every attempt botocore allows (and outliving the
+    server's worker timeout)."""
+    from botocore.config import Config
+
+    patient = Config(
+        connect_timeout=1,
+        read_timeout=1,
+        retries={"total_max_attempts": 6, "mode": "standard"},
+        s3={"addressing_style": "path"},
+    )
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "sessions": {
+            **s3.via(proxy.url).storage(s3_bucket, client_config=patient),
+            "BACKEND": "uploads.s3storage.BudgetedS3Storage",
+        },
+    }
+    settings.UPLOADS_STORAGE_TIME_BUDGET = 1.5
+    client = Client(raise_request_exception=False)
+    made = client.post("/api/upload", {"files": [_csv("a.csv")]})
+    assert made.status_code == 201
+    session_id = made.json()["id"]
+
+    proxy.slow(30)
+    stalled = client.get(f"/api/sessions/{session_id}")
+
+    assert stalled.status_code == 503
+    assert stalled.json()["code"] == "storage_unavailable"
+    assert stalled["Retry-After"]
+    # Two attempts of a second each spent the 1.5 s; four more were allowed.
+    assert proxy.outcomes().count("slow") == 2
+    proxy.passthrough()
+    assert client.get(f"/api/sessions/{session_id}").status_code == 200
