@@ -86,6 +86,8 @@ def _session_context(session: UploadSession | None) -> dict[str, Any]:
         "status_text": status_message(doc),
         "session_error": doc.error,
         "hopeless": not doc.worth_processing_again(),
+        "markers_add": ", ".join(doc.null_markers["add"]),
+        "markers_remove": ", ".join(doc.null_markers["remove"]),
         "expires_at": parse_iso(doc.expires_at),
         "files": rows,
     }

@@ -278,6 +278,10 @@ class PendingFile:
         )
 
 
+def _marker_lists(data: dict[str, Any]) -> dict[str, list[str]]:
+    return {side: [str(m) for m in data.get(side) or []] for side in ("add", "remove")}
+
+
 @dataclass
 class UploadDocument:
     uid: str  # names the storage folder; not the session key
@@ -291,6 +295,11 @@ class UploadDocument:
     processing_since: str | None = None  # when queued, started, last seen alive
     progress: RunProgress | None = None  # while processing
     pending: list[PendingFile] = field(default_factory=list)  # direct uploads
+    #: The upload's change to the default null markers: {"add": [...],
+    #: "remove": [...]}, as the API took it.
+    null_markers: dict[str, list[str]] = field(
+        default_factory=lambda: {"add": [], "remove": []}
+    )
 
     @classmethod
     def new(cls, lifetime: int) -> UploadDocument:
@@ -314,6 +323,14 @@ class UploadDocument:
             processing_since=data.get("processing_since"),
             progress=data.get("progress"),
             pending=[PendingFile.from_dict(p) for p in data.get("pending", [])],
+            null_markers={
+                "add": [
+                    str(m) for m in (data.get("null_markers") or {}).get("add", [])
+                ],
+                "remove": [
+                    str(m) for m in (data.get("null_markers") or {}).get("remove", [])
+                ],
+            },
         )
 
     @classmethod

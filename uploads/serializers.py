@@ -45,7 +45,40 @@ class UploadInputSerializer(serializers.Serializer):
     )
 
 
+def _markers(help_text: str) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.CharField(max_length=64, trim_whitespace=False),
+        max_length=64,
+        required=False,
+        default=list,
+        help_text=help_text,
+    )
+
+
+class NullMarkersSerializer(serializers.Serializer):
+    add = _markers(
+        'More texts that mean "no value" in every column (e.g. "n/a", "-999").'
+    )
+    remove = _markers(
+        'Default markers that are values in these files (e.g. "NA" for Namibia).'
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        both = sorted(set(attrs["add"]) & set(attrs["remove"]))
+        if both:
+            raise serializers.ValidationError(
+                f"Both added and removed: {', '.join(both)}."
+            )
+        return attrs
+
+
 class ProcessInputSerializer(serializers.Serializer):
+    nullMarkers = NullMarkersSerializer(
+        required=False,
+        help_text="Change the texts read as missing for this upload (kept for "
+        "later runs; send empty lists to go back to the defaults). The defaults "
+        "are in docs/profiling.md.",
+    )
     id = serializers.RegexField(
         r"^[0-9a-f]{32}$",
         required=False,
@@ -163,6 +196,9 @@ class SessionSerializer(serializers.Serializer):
     )
     analyticsUrl = serializers.CharField(
         allow_null=True, help_text="The analytics endpoint once processed, else null."
+    )
+    nullMarkers = NullMarkersSerializer(
+        help_text="This upload's change to the default null markers."
     )
 
 

@@ -477,3 +477,29 @@ def test_pages_keep_a_strict_policy_without_violations(
     assert page.evaluate("window.ran") is None
     assert any("CSP violation: script-src" in m for m in problems.messages)
     context.close()
+
+
+def test_the_page_changes_the_null_markers_of_an_upload(
+    page: Page, problems: Problems
+) -> None:
+    page.goto("/")
+    drop_files(page, [("scores.csv", b"country,score\nNA,-999\nFR,12\nNA,7\n")])
+    expect(page.locator("#file-list .file .file-badge")).to_have_text("Uploaded")
+    page.get_by_text("Missing values", exact=True).click()
+    page.get_by_label("Also missing").fill("-999, ?")
+    page.get_by_label("Not missing").fill("NA")
+
+    page.get_by_role("button", name="Process files").click()
+
+    session_id = page.locator("[data-upload-page]").get_attribute("data-upload-id")
+    page.wait_for_url(f"**/sessions/{session_id}/")
+    score = page.locator('.column-card[data-column="score"]')
+    expect(score).to_contain_text("Missing")
+    analytics = page.request.get(f"/api/sessions/{session_id}/analytics").json()
+    columns = {c["name"]: c for c in analytics["files"][0]["profile"]["columns"]}
+    assert columns["score"]["nullCount"] == 1 and columns["country"]["nullCount"] == 0
+    # The upload page shows the upload's markers again.
+    page.goto("/")
+    expect(page.get_by_label("Also missing")).to_have_value("-999, ?")
+    expect(page.get_by_label("Not missing")).to_have_value("NA")
+    problems.assert_none()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from tests.uploads.conftest import GOOD_CSV, Api, Backend, assert_error, key_of
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06"
@@ -162,3 +164,55 @@ def _file(name: str, data: bytes) -> Any:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile(name, data, content_type="text/csv")
+
+
+MARKED_CSV = b"country,score\nNA,-999\nFR,12\nDE,-999\nNA,7\n"
+
+
+def column(profile: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(c for c in profile["columns"] if c["name"] == name)
+
+
+def test_null_markers_change_per_upload_and_stay_for_later_runs(
+    api: Api, backend: Backend
+) -> None:
+    upload_id = api.new_session(("scores.csv", MARKED_CSV))
+    default = api.process(upload_id).json()
+    assert default["nullMarkers"] == {"add": [], "remove": []}
+    profile = api.analytics(upload_id).json()["files"][0]["profile"]
+    assert column(profile, "country")["nullCount"] == 2  # NA is missing by default
+    assert column(profile, "score")["nullCount"] == 0
+
+    api.upload(("more.csv", MARKED_CSV), session_id=upload_id)
+    changed = api.process(
+        upload_id, body={"nullMarkers": {"add": ["-999"], "remove": ["NA"]}}
+    ).json()
+
+    assert changed["nullMarkers"] == {"add": ["-999"], "remove": ["NA"]}
+    for entry in api.analytics(upload_id).json()["files"]:
+        profile = entry["profile"]
+        assert column(profile, "country")["nullCount"] == 0  # Namibia
+        assert column(profile, "score")["nullCount"] == 2
+        assert column(profile, "score")["min"] == 7
+    # A later run without the field keeps the upload's markers.
+    api.upload(("third.csv", MARKED_CSV), session_id=upload_id)
+    api.process(upload_id)
+    last = api.analytics(upload_id).json()["files"][-1]["profile"]
+    assert column(last, "score")["nullCount"] == 2
+
+
+@pytest.mark.parametrize(
+    "markers",
+    [
+        {"add": ["x"], "remove": ["x"]},
+        {"add": [""]},
+        {"add": ["y" * 65]},
+        {"add": "n/a"},
+    ],
+)
+def test_bad_null_markers_are_refused_before_anything_runs(
+    api: Api, backend: Backend, markers: dict[str, Any]
+) -> None:
+    upload_id = api.new_session()
+    assert_error(api.process(upload_id, body={"nullMarkers": markers}), 400, "invalid")
+    assert api.get(upload_id).json()["status"] == "uploaded"

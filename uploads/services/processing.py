@@ -95,7 +95,10 @@ def _start(doc: UploadDocument, run: str) -> None:
 
 
 def upload_session_process(
-    *, session: SessionBase, upload_id: str | None = None
+    *,
+    session: SessionBase,
+    upload_id: str | None = None,
+    null_markers: dict[str, list[str]] | None = None,
 ) -> UploadSession:
     """Profile every file of the caller's upload and store the analytics
     document (``upload_id``, when given, must name that upload).
@@ -112,13 +115,18 @@ def upload_session_process(
     def begin(doc: UploadDocument) -> None:
         _check_can_process(doc)
         _start(doc, run)
+        if null_markers is not None:
+            doc.null_markers = null_markers
 
     held = update_document(session_key, existing(begin))
     return _run(session_key, held, run)
 
 
 def upload_session_enqueue(
-    *, session: SessionBase, upload_id: str | None = None
+    *,
+    session: SessionBase,
+    upload_id: str | None = None,
+    null_markers: dict[str, list[str]] | None = None,
 ) -> UploadSession:
     """Queue mode: mark the session ``queued`` and hand its key to a worker.
 
@@ -136,6 +144,8 @@ def upload_session_enqueue(
         before.update(status=doc.status, error=doc.error)
         doc.status, doc.run, doc.processing_since = "queued", run, iso(now())
         doc.error = None
+        if null_markers is not None:
+            doc.null_markers = null_markers
 
     queued = update_document(session_key, existing(queue))
     try:
@@ -234,6 +244,7 @@ def _profile_file(
                     return None, problem
             profile = profiling.profile_csv(
                 path,
+                null_markers=profiling.NullMarkers(**doc.null_markers),
                 memory_limit=conf.PROFILE_MEMORY_LIMIT,
                 threads=conf.PROFILE_THREADS,
                 progress=progress,

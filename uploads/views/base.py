@@ -138,6 +138,7 @@ class ApiView(APIView):
             "statusMessage": status_message(doc),
             "error": doc.error,
             "files": files,
+            "nullMarkers": doc.null_markers,
             "progress": (
                 {**doc.progress, "message": progress_message(doc.progress)}
                 if doc.progress and doc.status == "processing"

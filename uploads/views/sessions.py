@@ -111,13 +111,14 @@ class ProcessView(ApiView):
         data = ProcessInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         upload_id = data.validated_data.get("id")
+        markers = data.validated_data.get("nullMarkers")
         if conf.PROCESSING_MODE == "inline":
             session = services.upload_session_process(
-                session=request.session, upload_id=upload_id
+                session=request.session, upload_id=upload_id, null_markers=markers
             )
             return self.session_response(request, session)
         session = services.upload_session_enqueue(
-            session=request.session, upload_id=upload_id
+            session=request.session, upload_id=upload_id, null_markers=markers
         )
         status_url = request.build_absolute_uri(
             reverse("uploads:session", args=[session.doc.uid])

@@ -431,6 +431,20 @@
 
   // ------------------------------------------------------------ process
 
+  /* The page's change to the default null markers: comma-separated texts. */
+  function nullMarkers() {
+    function texts(id) {
+      var field = document.getElementById(id);
+      return (field ? field.value : "")
+        .split(",")
+        .map(function (text) {
+          return text.trim();
+        })
+        .filter(Boolean);
+    }
+    return { add: texts("markers-add"), remove: texts("markers-remove") };
+  }
+
   function processFiles() {
     if (!state.uploadId || el.process.disabled) return;
     hidePageAlert();
@@ -441,7 +455,7 @@
     syncRowsProcessing();
     updateControls();
     startPolling();
-    api("POST", cfg.urlProcess, {}).then(function (result) {
+    api("POST", cfg.urlProcess, { nullMarkers: nullMarkers() }).then(function (result) {
       state.processRequest = false;
       if (result.ok) {
         applySession(result.data);
