@@ -304,7 +304,7 @@ def run(args: argparse.Namespace, work: Path, database: str) -> None:
 
     from sessions_blob.backends.storage import SessionStore
     from sessions_blob.records import object_name
-    from sessions_blob.stores.s3 import shared_client
+    from sessions_blob.stores.s3_client import shared_client
 
     call_command("migrate", verbosity=0)
     storage = storages["sessions"]

@@ -5,11 +5,8 @@ django-storages' ``save()`` cannot send ``If-None-Match``/``If-Match``
 this adapter calls ``put_object``/``get_object`` on a boto3 client built from
 the storage's own settings: one round trip each.
 
-The client is ``shared_client(storage)``: one per process and storage
-configuration, used by every thread and event loop (boto3 clients are
-thread-safe). django-storages keeps one client per thread instead, and under
-ASGI each request's sync code runs on a thread of its own, so every request
-would build a new boto3 session and client (tens of milliseconds of CPU).
+The client is ``s3_client.shared_client(storage)``: one per process and
+storage configuration, used by every thread and event loop.
 
 Not every S3-compatible store honours conditional writes. OpenStack Swift's
 s3api, for one, answers ``501 NotImplemented``; others accept the headers and
@@ -21,25 +18,27 @@ lets two racers win is treated alike: the adapter says so once in the log and
 falls back to check-then-write (a HEAD before the PUT), which leaves a window
 of a few milliseconds for lost updates, unless
 ``SESSIONS_BLOB_REQUIRE_CONDITIONAL_WRITES`` asks to refuse instead.
+
+Why one module of over 500 lines: it is the one adapter class through which
+the engine, ``doctor``, the admin's listing and ``lifecycle`` reach S3, so
+that no other module touches a boto3 client; its methods share the error
+translation (``_missing_or_raise``, ``_unavailable``) and the write
+parameters. The client cache lives in ``s3_client``.
 """
 
 from __future__ import annotations
 
-import base64
 import builtins
 import contextlib
-import hashlib
 import logging
 import os
 import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
@@ -55,6 +54,7 @@ from sessions_blob.stores.base import (
     StoredObject,
     VersionMismatch,
 )
+from sessions_blob.stores.s3_client import shared_client
 
 logger = logging.getLogger("sessions_blob")
 
@@ -62,115 +62,6 @@ logger = logging.getLogger("sessions_blob")
 _READ_PARAMETERS = frozenset(
     {"SSECustomerAlgorithm", "SSECustomerKey", "SSECustomerKeyMD5", "RequestPayer"}
 )
-_CONTENT_MD5_HANDLER = "sessions_blob.content_md5"
-
-
-def _add_content_md5(params: dict[str, Any], **_: Any) -> None:
-    # Current botocore sends a CRC32 checksum instead of Content-MD5 on
-    # DeleteObjects; stores such as Swift's s3api still demand Content-MD5.
-    body = params.get("body") or b""
-    if isinstance(body, str):
-        body = body.encode()
-    digest = hashlib.md5(body, usedforsecurity=False).digest()
-    params["headers"]["Content-MD5"] = base64.b64encode(digest).decode()
-
-
-#: Clients by configuration, newest use last. Bounded: a process has one or
-#: two configurations, but a test run makes one per fault proxy, and a client
-#: no adapter holds any more should be left for the collector (and its
-#: sockets closed).
-_clients: OrderedDict[str, Any] = OrderedDict()
-_MAX_CLIENTS = 16
-_clients_lock = threading.Lock()
-_clients_pid = os.getpid()
-
-
-def _forget_clients() -> None:
-    # A forked child must not share the parent's pooled sockets, nor inherit
-    # a lock some other thread held at the moment of the fork.
-    global _clients_lock, _clients_pid
-    _clients.clear()
-    _clients_lock = threading.Lock()
-    _clients_pid = os.getpid()
-
-
-os.register_at_fork(after_in_child=_forget_clients)
-
-
-#: Pooled connections per client unless the storage's config says otherwise:
-#: as many as the engine's async threads (backends/storage.py), which share
-#: the client. botocore's 10 would open and drop a connection per call beyond.
-POOL_CONNECTIONS = 32
-
-
-def _client_config(storage: S3Storage, signature_version: str | None) -> Config:
-    # merge(): the storage's own options win.
-    config = Config(max_pool_connections=POOL_CONNECTIONS).merge(
-        storage.client_config or Config()
-    )
-    if signature_version:
-        config = config.merge(Config(signature_version=signature_version))
-    return config
-
-
-def _configuration_key(storage: S3Storage, config: Config) -> str:
-    """What makes two storages' clients interchangeable, hashed (it holds
-    the credentials, which need no second copy in memory)."""
-    parts = (
-        f"{type(storage).__module__}.{type(storage).__qualname__}",
-        storage.session_profile,
-        storage.access_key,
-        storage.secret_key,
-        storage.security_token,
-        storage.region_name,
-        storage.endpoint_url,
-        storage.use_ssl,
-        storage.verify,
-        sorted((k, repr(v)) for k, v in vars(config).items()),
-    )
-    return hashlib.sha256(repr(parts).encode()).hexdigest()
-
-
-def shared_client(storage: S3Storage, *, signature_version: str | None = None) -> Any:
-    """The boto3 S3 client of ``storage``'s configuration in this process.
-
-    Built on first use from the storage's own settings: its credential chain
-    (``_create_session()``: profile, or keys and session token, else boto3's
-    default chain), endpoint, region, ``use_ssl``, ``verify`` and botocore
-    config (addressing style, signature version, proxies, retries, timeouts;
-    ``signature_version`` overrides the config's, e.g. ``"s3v4"`` to presign).
-    Then reused from every thread and event loop until the process forks.
-    """
-    config = _client_config(storage, signature_version)
-    key = _configuration_key(storage, config)
-    with _clients_lock:
-        if _clients_pid != os.getpid():  # forked without the at-fork hook
-            _clients.clear()
-        client = _clients.get(key)
-        if client is not None:
-            _clients.move_to_end(key)
-        else:
-            client = storage._create_session().client(
-                "s3",
-                region_name=storage.region_name,
-                use_ssl=storage.use_ssl,
-                endpoint_url=storage.endpoint_url,
-                config=config,
-                verify=storage.verify,
-            )
-            # Registered once, at creation: each registration empties
-            # botocore's handler cache, which would slow every later call.
-            client.meta.events.register(
-                "before-call.s3.DeleteObjects",
-                _add_content_md5,
-                unique_id=_CONTENT_MD5_HANDLER,
-            )
-            _clients[key] = client
-            if len(_clients) > _MAX_CLIENTS:
-                _clients.popitem(last=False)
-    return client
-
-
 #: Grantees that make an object or bucket public.
 PUBLIC_GROUPS = (
     "http://acs.amazonaws.com/groups/global/AllUsers",

@@ -24,7 +24,7 @@ from sessions_blob.backends.storage import SessionStore
 from sessions_blob.crypto import SCHEME
 from sessions_blob.records import object_name
 from sessions_blob.stores import object_store
-from sessions_blob.stores.s3 import shared_client
+from sessions_blob.stores.s3_client import shared_client
 from tests.support.s3 import S3Endpoint
 from tests.support.sessions import new_session
 from tests.support.tiers import Tier

@@ -14,7 +14,7 @@ from typing import Any
 from botocore.config import Config
 from storages.backends.s3 import S3Storage
 
-from sessions_blob.stores.s3 import POOL_CONNECTIONS, shared_client
+from sessions_blob.stores.s3_client import POOL_CONNECTIONS, shared_client
 from tests.support.s3 import S3Endpoint
 
 

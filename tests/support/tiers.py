@@ -28,7 +28,7 @@ import pytest
 from django.core.files.storage import storages
 
 from sessions_blob.stores import ObjectStore, object_store
-from sessions_blob.stores.s3 import shared_client
+from sessions_blob.stores.s3_client import shared_client
 from tests.support.s3 import S3Endpoint
 
 TIERS = ["memory", "filesystem", "s3", "swift"]

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from django.core.files.storage import Storage
 
-from sessions_blob.stores.s3 import shared_client
+from sessions_blob.stores.s3_client import shared_client
 from uploads.direct.base import (
     Completed,
     ReceivedPart,
