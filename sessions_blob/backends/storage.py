@@ -76,12 +76,24 @@ class _Loaded:
 
     version: str
     created: dt.datetime
+    modified: dt.datetime
     expires: dt.datetime
     payload: str  # the signed payload as read: decoded again to diff on save
     size: int
 
 
 _clamp_warned = False
+
+
+def _successor(moment: dt.datetime, after: dt.datetime | None) -> dt.datetime:
+    """``moment`` as stored (milliseconds), but later than ``after``, the
+    version it replaces: each version of a session is stamped later than the
+    one before, whatever the clocks of the machines that wrote them, so a
+    cache can tell which of two copies is newer."""
+    stamp = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    if after is not None and stamp <= after:
+        stamp = after + dt.timedelta(milliseconds=1)
+    return stamp
 
 
 def _warn_clamped(asked: dt.timedelta) -> None:
@@ -213,7 +225,9 @@ class SessionStore(SessionBase):
         data = self._session  # type: ignore[attr-defined]
         if key is None or self._loaded is None:
             raise UpdateError
-        record, body = self._record(key, data, created=self._loaded.created)
+        record, body = self._record(
+            key, data, created=self._loaded.created, after=self._loaded.modified
+        )
         self._user.before_write(key, data)
         try:
             version = self._store().replace(self._name(key), body, self._loaded.version)
@@ -284,7 +298,11 @@ class SessionStore(SessionBase):
         return data
 
     def _record(
-        self, session_key: str, data: dict[str, Any], created: dt.datetime
+        self,
+        session_key: str,
+        data: dict[str, Any],
+        created: dt.datetime,
+        after: dt.datetime | None = None,
     ) -> tuple[SessionRecord, bytes]:
         moment = now()
         expires = self.get_expiry_date(
@@ -299,7 +317,7 @@ class SessionStore(SessionBase):
         record = SessionRecord(
             key_hint=session_key[:KEY_HINT_LENGTH],
             created=created,
-            modified=moment,
+            modified=_successor(moment, after),
             expires=expires,
             payload=self.encode(data),
         )
@@ -312,6 +330,7 @@ class SessionStore(SessionBase):
         self._loaded = _Loaded(
             version=version,
             created=record.created,
+            modified=record.modified,
             expires=record.expires,
             payload=record.payload,
             size=size,
@@ -365,7 +384,12 @@ class SessionStore(SessionBase):
         if not changed and not deleted and not self._needs_refresh():
             return  # unchanged and not near expiry: no write at all
         for attempt in range(conf.MAX_RETRIES + 1):
-            record, body = self._record(session_key, data, created=self._loaded.created)
+            record, body = self._record(
+                session_key,
+                data,
+                created=self._loaded.created,
+                after=self._loaded.modified,
+            )
             self._user.before_write(session_key, data)
             try:
                 version = store.replace(name, body, self._loaded.version)
