@@ -43,7 +43,9 @@ from sessions_blob.records import (
     CorruptRecord,
     SessionRecord,
     aware,
+    expiry_marker_name,
     is_valid_session_key,
+    needs_expiry_marker,
     now,
     object_id,
     object_name,
@@ -229,6 +231,7 @@ class SessionStore(SessionBase):
             key, data, created=self._loaded.created, after=self._loaded.modified
         )
         self._user.before_write(key, data)
+        marker = self._mark(key, record)
         try:
             version = self._store().replace(self._name(key), body, self._loaded.version)
         except ObjectMissing:
@@ -238,6 +241,7 @@ class SessionStore(SessionBase):
             raise ConflictError(
                 f"Session {key[:8]} changed since it was loaded."
             ) from None
+        self._unmark(self._loaded_marker(key), keep=marker)
         self._written(key, body, version)
         self._remember(record, version, len(body))
         self._cleared = False
@@ -248,13 +252,15 @@ class SessionStore(SessionBase):
             if self.session_key is None:
                 return
             session_key = self.session_key
-        data = None
+        data = marker = None
         if session_key == self.session_key:
             data = self._stored_data()
+            marker = self._loaded_marker(session_key)
             self._loaded = None
         if not is_valid_session_key(session_key):
             return
         self._store().delete(self._name(session_key))
+        self._unmark(marker)
         self._deleted(session_key)
         self._user.after_delete(session_key)
         if session_key != self._cycled_key:
@@ -336,9 +342,52 @@ class SessionStore(SessionBase):
             size=size,
         )
 
+    # The expiry index (records.py): a marker is written before a session
+    # that needs one, and the one of the version replaced is removed after.
+    # A marker lost in a race only delays that session's cleanup until
+    # SESSIONS_BLOB_MAX_AGE after its write, never hastens it.
+
+    @staticmethod
+    def _marker(
+        session_key: str, modified: dt.datetime, expires: dt.datetime
+    ) -> str | None:
+        record = SessionRecord("", modified, modified, expires, "")
+        if not needs_expiry_marker(record, conf.MAX_AGE):
+            return None
+        return expiry_marker_name(conf.PREFIX, object_id(session_key), expires)
+
+    def _loaded_marker(self, session_key: str) -> str | None:
+        if self._loaded is None:
+            return None
+        return self._marker(session_key, self._loaded.modified, self._loaded.expires)
+
+    def _mark(self, session_key: str, record: SessionRecord) -> str | None:
+        """Write the marker ``record`` needs, unless the loaded version has it."""
+        marker = self._marker(session_key, record.modified, record.expires)
+        if marker is not None and marker != self._loaded_marker(session_key):
+            try:
+                self._store().create(marker, b"")
+            except ObjectExists:
+                pass
+            except StorageUnavailable as exc:
+                # Not worth failing the request: without its marker the
+                # session is only cleaned up later (at SESSIONS_BLOB_MAX_AGE).
+                logger.warning("Expiry marker not written: %s", exc)
+        return marker
+
+    def _unmark(self, marker: str | None, keep: str | None = None) -> None:
+        """Remove a marker no longer needed; cleanup removes it if this fails."""
+        if marker is None or marker == keep:
+            return
+        try:
+            self._store().delete(marker)
+        except StorageUnavailable as exc:
+            logger.warning("Expiry marker not removed (clearsessions will): %s", exc)
+
     def _write_new(self, session_key: str, data: dict[str, Any]) -> None:
         record, body = self._record(session_key, data, created=now())
         self._user.before_write(session_key, data)
+        self._mark(session_key, record)
         try:
             version = self._store().create(self._name(session_key), body)
         except ObjectExists:
@@ -391,6 +440,7 @@ class SessionStore(SessionBase):
                 after=self._loaded.modified,
             )
             self._user.before_write(session_key, data)
+            marker = self._mark(session_key, record)
             try:
                 version = store.replace(name, body, self._loaded.version)
             except ObjectMissing:
@@ -410,6 +460,7 @@ class SessionStore(SessionBase):
                     fresh.pop(key, None)
                 data = self._session_cache = fresh
                 continue
+            self._unmark(self._loaded_marker(session_key), keep=marker)
             self._written(session_key, body, version)
             self._remember(record, version, len(body))
             self._cleared = False
