@@ -361,10 +361,13 @@ class SessionStore(SessionBase):
             return None
         return self._marker(session_key, self._loaded.modified, self._loaded.expires)
 
-    def _mark(self, session_key: str, record: SessionRecord) -> str | None:
-        """Write the marker ``record`` needs, unless the loaded version has it."""
+    def _mark(
+        self, session_key: str, record: SessionRecord, *, new: bool = False
+    ) -> str | None:
+        """Write the marker ``record`` needs, unless the loaded version has it
+        (``new``: there is none, even if cycle_key() left one loaded)."""
         marker = self._marker(session_key, record.modified, record.expires)
-        if marker is not None and marker != self._loaded_marker(session_key):
+        if marker is not None and (new or marker != self._loaded_marker(session_key)):
             try:
                 self._store().create(marker, b"")
             except ObjectExists:
@@ -387,7 +390,7 @@ class SessionStore(SessionBase):
     def _write_new(self, session_key: str, data: dict[str, Any]) -> None:
         record, body = self._record(session_key, data, created=now())
         self._user.before_write(session_key, data)
-        self._mark(session_key, record)
+        self._mark(session_key, record, new=True)
         try:
             version = self._store().create(self._name(session_key), body)
         except ObjectExists:

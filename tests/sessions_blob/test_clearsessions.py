@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 
 from sessions_blob.backends.storage import SessionStore
 from sessions_blob.cleanup import clear_expired_sessions
-from sessions_blob.records import expiry_index_prefix, now
+from sessions_blob.records import expiry_index_prefix, now, object_id
 from tests.support.faultproxy import FaultProxy
 from tests.support.tiers import Tier
 
@@ -197,3 +197,13 @@ def test_markers_are_not_sessions_and_foreign_objects_stay(
     left = markers(tier)
     assert all(name in left for name in foreign)  # never deleted
     assert len(left) == len(foreign) + 1  # and the live session's marker
+
+
+def test_a_cycled_session_keeps_its_expiry(tier: Tier) -> None:
+    session = custom(600, a=1)
+    session.cycle_key()  # as auth.login does
+    key = session.session_key
+    assert key is not None
+    assert any(name.endswith(object_id(key)) for name in markers(tier))
+    late = clear_expired_sessions(at=now() + dt.timedelta(seconds=610))
+    assert late.deleted == 1 and not SessionStore().exists(key)
