@@ -250,7 +250,15 @@ def engine_case(
         log.mark()
         seconds, output = clear()
         calls = log.calls()
+        listed = time.perf_counter()
         left = count_left(prefix)
+        listed = time.perf_counter() - listed
+    # The floor on this endpoint: one listing of what is left, nothing else.
+    print(
+        f"  listing the {left:,} sessions left alone: {listed:.2f}s "
+        f"(clearsessions: {seconds:.2f}s)",
+        file=sys.stderr,
+    )
     expired = old + custom_expired
     assert left == count - expired, (left, count, expired, output)
     row = s3_row("sessions_blob, S3", count, expired, calls, count - left, seconds)
