@@ -357,6 +357,7 @@ def file_view(index: int, entry: dict[str, Any], size: int | None) -> dict[str, 
     """One file of the analytics document: summary, columns, extras."""
     view: dict[str, Any] = {
         "anchor": f"file-{index}",
+        "file_id": str(entry.get("fileId") or ""),
         "name": entry.get("name") or "unnamed",
         "size": filesizeformat(size) if size is not None else DASH,
         "error": file_error(entry.get("error")),

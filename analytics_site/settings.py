@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from botocore.config import Config
 from django.utils.csp import CSP
 
 from analytics_site.env import (
@@ -101,6 +100,9 @@ STORAGE_BACKEND = env_str("STORAGE_BACKEND", "s3" if S3_BUCKET else "filesystem"
 
 
 def _s3(location: str) -> dict[str, Any]:
+    # Imported here: a site on local disk never loads botocore (cold start).
+    from botocore.config import Config
+
     options: dict[str, Any] = {
         "bucket_name": S3_BUCKET,
         "location": location,
@@ -234,6 +236,9 @@ UPLOADS_CLIENT_IP_HEADER = env_str("UPLOADS_CLIENT_IP_HEADER", "")
 # CORS rule lets these origins send them (manage.py uploads_storage setup).
 UPLOADS_DIRECT_PART_SIZE = env_int("UPLOADS_DIRECT_PART_SIZE", 16 * 1024**2)
 UPLOADS_CORS_ORIGINS = env_list("UPLOADS_CORS_ORIGINS", [])
+# The bucket's origin as the page's CSP names it; empty: asked of boto3 (a
+# client created on a fresh instance's first page view).
+UPLOADS_DIRECT_ORIGIN = env_str("UPLOADS_DIRECT_ORIGIN", "")
 # inline: POST /api/process profiles in the request. queue: a worker does
 # (`manage.py db_worker`); jobs are rows in DATABASES (PostgreSQL for many
 # machines, the SQLite file for one).

@@ -12,6 +12,11 @@ urlpatterns = [
         views.session_dashboard,
         name="session-dashboard",
     ),
+    path(
+        "sessions/<str:upload_id>/files/<str:file_id>/report",
+        views.file_report,
+        name="file-report",
+    ),
     path("admin/", admin.site.urls),
     # Pages without a <link rel="icon"> (the admin's) ask for /favicon.ico.
     path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"))),

@@ -18,16 +18,19 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.csp import CSP
+from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csp import csp_override
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from analytics_site.dashboard import dashboard_context, file_error
+from analytics_site.report import render_profile_report
 from uploads import services
 from uploads.conf import conf
 from uploads.direct import direct_store
 from uploads.documents import (
     EMPTY_STATUS_MESSAGE,
+    PERMANENT_FILE_ERRORS,
     UploadDocument,
     UploadSession,
     file_badge,
@@ -82,6 +85,7 @@ def _session_context(session: UploadSession | None) -> dict[str, Any]:
         "status": doc.status,
         "status_text": status_message(doc),
         "session_error": doc.error,
+        "hopeless": not doc.worth_processing_again(),
         "expires_at": parse_iso(doc.expires_at),
         "files": rows,
     }
@@ -98,6 +102,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "max_file_size": conf.MAX_FILE_SIZE,
         "max_files": conf.MAX_FILES,
         "part_size": conf.DIRECT_PART_SIZE,
+        "permanent_errors": " ".join(sorted(PERMANENT_FILE_ERRORS)),
         "csrf_cookie_name": settings.CSRF_COOKIE_NAME,
         "urls": {
             "upload": reverse("uploads:upload"),
@@ -108,8 +113,8 @@ def home(request: HttpRequest) -> HttpResponse:
         },
     }
     response = render(request, "home.html", context)
-    origin = direct_store().origin()
-    if origin is None:
+    origin = conf.DIRECT_ORIGIN or direct_store().origin()
+    if not origin:
         return response
     # The page sends parts straight to the bucket: its CSP must allow that
     # origin (known only once the storage is, so not in SECURE_CSP).
@@ -144,3 +149,23 @@ def session_dashboard(request: HttpRequest, upload_id: str) -> HttpResponse:
         **dashboard_context(analytics, sizes),
     }
     return render(request, "dashboard.html", context)
+
+
+@never_cache
+def file_report(request: HttpRequest, upload_id: str, file_id: str) -> HttpResponse:
+    """One file's profile as a standalone HTML report (opens offline)."""
+    try:
+        stored, profile = services.upload_file_profile(
+            session=request.session, upload_id=upload_id, file_id=file_id
+        )
+    except AnalyticsNotReady:
+        return redirect("session-dashboard", upload_id=upload_id)
+    except UploadError:
+        return _missing(request)
+    html = render_profile_report(profile, file_name=stored.name, size=stored.size)
+    response = HttpResponse(html, content_type="text/html; charset=utf-8")
+    stem = stored.name.rsplit(".", 1)[0] or "profile"
+    response["Content-Disposition"] = content_disposition_header(
+        True, f"{stem}.report.html"
+    )
+    return response

@@ -7,7 +7,13 @@ Starts moto's S3 server on loopback, then in one run measures:
   same bytes on the same endpoint, printed as ratios;
 * concurrent updates kept: N requests load one session, then each sets its
   own key and saves. This engine (S3 and local disk) against Django's db,
-  file and cache backends.
+  file and cache backends;
+* the async path: ``--tasks`` concurrent load + save cycles, each on its own
+  session, through ``aload``/``asave`` (the event loop's thread pool and the
+  one shared client) against the same cycles on as many threads (gunicorn's
+  way); and raw HTTP GET + PUT of as many bytes, no boto3, on threads
+  (http.client) and non-blocking (asyncio streams): what is left to win by
+  not holding a thread.
 
     .venv/bin/python bench/session_roundtrip.py [--iterations 500] [--writers 50]
 """
@@ -123,10 +129,141 @@ def print_cached_tier(iterations: int, data: dict[str, Any]) -> None:
     print(f"{'ratio':<36} {c50 / d50:>7.2f}x {c95 / d95:>7.2f}x")
 
 
+def print_async_path(tasks: int, cycles: int, rounds: int, endpoint: str) -> None:
+    """Cycles/s and p50 of load + save: async engine, threads, raw async HTTP."""
+    import asyncio
+    from urllib.parse import urlsplit
+
+    from bench.server_throughput import Connection
+    from sessions_blob.backends.storage import SessionStore
+
+    keys = []
+    for n in range(tasks):
+        seed = SessionStore()
+        seed.update({"user_id": n, "cart": list(range(20)), "theme": "dark"})
+        seed.save()
+        keys.append(seed.session_key)
+
+    def timed(samples: list[float], started: float) -> None:
+        samples.append(time.perf_counter() - started)
+
+    async def engine_async() -> list[float]:
+        samples: list[float] = []
+
+        async def task(key: str) -> None:
+            for n in range(cycles):
+                started = time.perf_counter()
+                session = SessionStore(key)
+                await session.aset("n", n)  # aload() through _aget_session
+                await session.asave()
+                timed(samples, started)
+
+        await asyncio.gather(*(task(key) for key in keys))
+        return samples
+
+    def engine_threads() -> list[float]:
+        samples: list[float] = []
+
+        def task(key: str) -> None:
+            for n in range(cycles):
+                started = time.perf_counter()
+                session = SessionStore(key)
+                session["n"] = n
+                session.save()
+                timed(samples, started)
+
+        threads = [threading.Thread(target=task, args=(key,)) for key in keys]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return samples
+
+    url = urlsplit(endpoint)
+    body = b"x" * 600  # about a session object's size
+
+    async def raw_async() -> list[float]:
+        samples: list[float] = []
+
+        async def task(n: int) -> None:
+            connection = Connection(url.hostname or "127.0.0.1", url.port or 80)
+            path = f"/bench/raw-async-{n}"
+            await connection.request("PUT", path, body)
+            for _ in range(cycles):
+                started = time.perf_counter()
+                await connection.request("GET", path)
+                await connection.request("PUT", path, body)
+                timed(samples, started)
+            await connection.close()
+
+        await asyncio.gather(*(task(n) for n in range(tasks)))
+        return samples
+
+    def raw_threads() -> list[float]:
+        import http.client
+
+        samples: list[float] = []
+
+        def task(n: int) -> None:
+            connection = http.client.HTTPConnection(url.hostname, url.port)
+            path = f"/bench/raw-threads-{n}"
+
+            def call(method: str, payload: bytes | None = None) -> None:
+                connection.request(method, path, body=payload)
+                connection.getresponse().read()
+
+            call("PUT", body)
+            for _ in range(cycles):
+                started = time.perf_counter()
+                call("GET")
+                call("PUT", body)
+                timed(samples, started)
+            connection.close()
+
+        threads = [threading.Thread(target=task, args=(n,)) for n in range(tasks)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return samples
+
+    ways = (
+        ("threads, sync load + save", engine_threads),
+        ("asyncio, aload + asave", lambda: asyncio.run(engine_async())),
+        ("threads, raw GET + PUT (no boto3)", raw_threads),
+        ("asyncio, raw GET + PUT (no boto3)", lambda: asyncio.run(raw_async())),
+    )
+    # Interleaved rounds, the median round kept: a busy machine drifts.
+    rates: dict[str, list[float]] = {label: [] for label, _ in ways}
+    samples: dict[str, list[float]] = {label: [] for label, _ in ways}
+    for _ in range(rounds):
+        for label, run in ways:
+            started = time.perf_counter()
+            taken = run()
+            rates[label].append(len(taken) / (time.perf_counter() - started))
+            samples[label] += taken
+    print(
+        f"\nThe async path: {tasks} concurrent load + save cycles, {cycles} each, "
+        f"one session each, moto S3; median of {rounds} interleaved rounds"
+    )
+    print(f"{'how':<36} {'cycles/s':>9} {'p50':>9} {'vs threads':>11}")
+    baseline = statistics.median(rates[ways[0][0]])
+    for label, _ in ways:
+        rate = statistics.median(rates[label])
+        print(
+            f"{label:<36} {rate:>9.0f} "
+            f"{statistics.median(samples[label]) * 1000:>7.1f}ms "
+            f"{rate / baseline:>10.2f}x"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--iterations", type=int, default=500)
     parser.add_argument("--writers", type=int, default=50)
+    parser.add_argument("--tasks", type=int, default=16)
+    parser.add_argument("--cycles", type=int, default=30, help="per task")
+    parser.add_argument("--rounds", type=int, default=5, help="of the async path")
     args = parser.parse_args()
 
     from tests.support.servers import create_bucket, moto_server
@@ -156,6 +293,7 @@ def main() -> None:
 
         django.setup()
         run(args, work, database)
+        print_async_path(args.tasks, args.cycles, args.rounds, endpoint)
 
 
 def run(args: argparse.Namespace, work: Path, database: str) -> None:
@@ -166,10 +304,11 @@ def run(args: argparse.Namespace, work: Path, database: str) -> None:
 
     from sessions_blob.backends.storage import SessionStore
     from sessions_blob.records import object_name
+    from sessions_blob.stores.s3 import shared_client
 
     call_command("migrate", verbosity=0)
     storage = storages["sessions"]
-    client = storage.connection.meta.client
+    client = shared_client(storage)
     raw = client  # the same client: both sides pay the same connection costs
 
     session = SessionStore()

@@ -32,6 +32,12 @@ projects do with ``UserAdmin``:
 
 What else goes when a session is deleted is for the app to do: it receives
 ``sessions_blob.signals.sessions_deleted``.
+
+Why one module of over 500 lines: it is one ``ModelAdmin`` whose list,
+detail and actions are views over the same state (the listing, the filters,
+the extension points) and share its helpers; split by view, each part would
+reach into the others' privates. The storage work is already elsewhere
+(``inspection``, ``listing``, ``operations``).
 """
 
 from __future__ import annotations

@@ -39,6 +39,12 @@ class Settings:
         )
 
     @property
+    def PROBE_CONDITIONAL_WRITES(self) -> bool:
+        """Race a few concurrent conditional PUTs under the probe prefix before
+        trusting the store's conditional writes (once per storage instance)."""
+        return bool(getattr(settings, "SESSIONS_BLOB_PROBE_CONDITIONAL_WRITES", True))
+
+    @property
     def MAX_AGE(self) -> int:
         """No session outlives its last write by more than this many seconds.
 

@@ -1,4 +1,11 @@
-"""Encryption at rest of session payloads (``SESSIONS_BLOB_ENCRYPT``).
+"""Sealing session records: encrypted at rest (``SESSIONS_BLOB_ENCRYPT``),
+or else bound to their object by an HMAC.
+
+Unencrypted records carry ``mac``: HMAC-SHA256 under ``SECRET_KEY`` over the
+object id, the record's fields (times included) and its signed payload.
+Django's signature on the payload names no session and no expiry, so
+without it someone who can write to the bucket could push ``expires`` out
+to keep a session alive, or copy one session's payload over another's.
 
 The signed payload (``SessionBase.encode()``) is encrypted with AES-256-GCM:
 authenticated encryption, so a changed byte fails to decrypt rather than
@@ -28,6 +35,7 @@ import os
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.encoding import force_bytes
 
 from sessions_blob.conf import conf
@@ -35,12 +43,27 @@ from sessions_blob.records import CorruptRecord, SessionRecord
 
 SCHEME = "aes-256-gcm-v1"
 _SALT = b"django-sessions-blob: session payload encryption"
+_MAC_SALT = "django-sessions-blob: session record"
 _NONCE_SIZE = 12
 _TAG_SIZE = 16
 
 
 class UndecryptablePayload(CorruptRecord):
     """The payload does not decrypt with any key: tampered or a foreign key."""
+
+
+class UnsealedRecord(CorruptRecord):
+    """An unencrypted record whose ``mac`` is missing or does not verify: a
+    field or the payload was changed, or it was copied from another object."""
+
+
+def _mac(record: SessionRecord, oid: str, secret: str | bytes) -> str:
+    message = b"\n".join(
+        [oid.encode(), record.associated_data(), record.payload.encode()]
+    )
+    return salted_hmac(
+        _MAC_SALT, message, secret=secret, algorithm="sha256"
+    ).hexdigest()
 
 
 @functools.cache
@@ -71,10 +94,11 @@ def _cipher(secret: str | bytes, oid: str) -> Any:
 
 def seal(record: SessionRecord, oid: str) -> SessionRecord:
     """The record to store as object ``oid``: its payload encrypted when the
-    setting is on."""
+    setting is on, else the record bound to the object by its ``mac``."""
     if not conf.ENCRYPT:
-        return record
-    sealed = dataclasses.replace(record, encryption=SCHEME)
+        plain = dataclasses.replace(record, encryption=None, mac=None)
+        return dataclasses.replace(plain, mac=_mac(plain, oid, conf.SECRET_KEYS[0]))
+    sealed = dataclasses.replace(record, encryption=SCHEME, mac=None)
     nonce = os.urandom(_NONCE_SIZE)
     ciphertext = _cipher(conf.SECRET_KEYS[0], oid).encrypt(
         nonce, record.payload.encode(), sealed.associated_data()
@@ -89,10 +113,21 @@ def unseal(record: SessionRecord, oid: str) -> SessionRecord:
     staff can read an encrypted session without ever seeing its key.
 
     Raises ``UndecryptablePayload`` (a ``CorruptRecord``) when no key in
-    ``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS`` decrypts it.
+    ``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS`` decrypts it, and
+    ``UnsealedRecord`` when an unencrypted record's ``mac`` does not verify.
     """
     if record.encryption is None:
-        return record
+        plain = dataclasses.replace(record, mac=None)
+        if record.mac is not None and any(
+            constant_time_compare(record.mac, _mac(plain, oid, secret))
+            for secret in conf.SECRET_KEYS
+        ):
+            return plain
+        raise UnsealedRecord(
+            "the record's mac does not verify with SECRET_KEY or "
+            "SECRET_KEY_FALLBACKS: changed in the bucket, or copied from "
+            "another session"
+        )
     if record.encryption != SCHEME:
         raise UndecryptablePayload(f"unknown payload encryption {record.encryption!r}")
     try:

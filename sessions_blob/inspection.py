@@ -18,7 +18,7 @@ from django.core import signing
 
 from sessions_blob.backends import configured_engine
 from sessions_blob.conf import conf
-from sessions_blob.crypto import unseal
+from sessions_blob.crypto import UnsealedRecord, unseal
 from sessions_blob.listing import (
     batched,
     object_id_of,
@@ -130,6 +130,14 @@ def decode(
         return found
     try:
         opened = unseal(found.record, oid)
+    except UnsealedRecord:
+        found.state = TAMPERED
+        found.problem = (
+            "The record's signature does not verify: changed in the bucket, "
+            "copied from another session, or signed with a SECRET_KEY that is no "
+            "longer configured. Not decoded."
+        )
+        return found
     except CorruptRecord as exc:
         found.state = TAMPERED
         found.problem = (

@@ -150,6 +150,9 @@ class SessionRecord:
     payload: str  # SessionBase.encode(): signed, never plain data; maybe encrypted
     #: How ``payload`` is encrypted (``crypto.SCHEME``); None: not encrypted.
     encryption: str | None = None
+    #: The seal of an unencrypted record (``crypto.seal``): an HMAC binding
+    #: the payload to its object and to the fields beside it.
+    mac: str | None = None
 
     def is_expired(self, now: dt.datetime) -> bool:
         return self.expires <= now
@@ -179,6 +182,8 @@ class SessionRecord:
         }
         if self.encryption is not None:
             doc["payload_encryption"] = self.encryption
+        if self.mac is not None:
+            doc["mac"] = self.mac
         return json.dumps(doc, separators=(",", ":")).encode()
 
     @classmethod
@@ -195,6 +200,9 @@ class SessionRecord:
         encryption = doc.get("payload_encryption")
         if encryption is not None and not isinstance(encryption, str):
             raise CorruptRecord("payload_encryption is not a string")
+        mac = doc.get("mac")
+        if mac is not None and not isinstance(mac, str):
+            raise CorruptRecord("mac is not a string")
         return cls(
             key_hint=hint,
             created=_parse_iso(doc.get("created")),
@@ -202,4 +210,5 @@ class SessionRecord:
             expires=_parse_iso(doc.get("expires")),
             payload=payload,
             encryption=encryption,
+            mac=mac,
         )

@@ -1,15 +1,17 @@
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.casfront import CasFront
 from tests.support.faultproxy import FaultProxy
 from tests.support.outage import CLIENT_CONFIG
 from tests.support.s3 import S3_CREDENTIALS, S3Endpoint
-from tests.support.servers import moto_server
+from tests.support.servers import ROOT, free_port, moto_server, serve
 
 pytest_plugins = ["tests.support.tiers"]
 
@@ -46,6 +48,29 @@ def bucket(settings: Any, s3: S3Endpoint, s3_bucket: str, proxy: FaultProxy) -> 
         "sessions": s3.via(proxy.url).storage(s3_bucket, client_config=CLIENT_CONFIG),
     }
     return s3_bucket
+
+
+@pytest.fixture(scope="session")
+def s3cas(s3: S3Endpoint, server_logs: Path) -> Iterator[S3Endpoint]:
+    """moto behind ``CasFront`` (a process of its own): conditional writes
+    atomic, as S3's are."""
+    port = free_port()
+    command = [sys.executable, "-m", "tests.support.casfront", s3.url, str(port)]
+    with serve(command, server_logs / f"casfront-{port}.log", port=port, cwd=ROOT):
+        yield s3.via(f"http://127.0.0.1:{port}")
+
+
+@pytest.fixture(scope="session")
+def s3cas_bucket(s3cas: S3Endpoint) -> str:
+    return s3cas.new_bucket()
+
+
+@pytest.fixture
+def cas_proxy(s3: S3Endpoint) -> Iterator[CasFront]:
+    """A fault proxy with atomic conditional writes in front of moto
+    (``s3.via(cas_proxy.url)``), for a test that switches its modes."""
+    with CasFront(s3.url) as proxy:
+        yield proxy
 
 
 @pytest.fixture(scope="session")

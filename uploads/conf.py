@@ -73,6 +73,15 @@ class Settings:
         return list(getattr(settings, "UPLOADS_CORS_ORIGINS", []))
 
     @property
+    def DIRECT_ORIGIN(self) -> str:
+        """Where browsers send direct-upload parts (``scheme://host[:port]``),
+        for the upload page's Content-Security-Policy. Empty: asked of the
+        storage's S3 client, which a fresh instance (a serverless function)
+        creates for its first page view only for this. ``uploads_storage
+        doctor`` checks it against the client's answer."""
+        return str(getattr(settings, "UPLOADS_DIRECT_ORIGIN", "")).rstrip("/")
+
+    @property
     def PROCESSING_TIMEOUT(self) -> int:
         """Seconds without a sign of life (queueing, start, or the heartbeat a
         running run writes every quarter of this) after which a ``queued`` or

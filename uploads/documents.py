@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, TypedDict
 
 from django.contrib.sessions.backends.base import SessionBase
+from django.utils.crypto import get_random_string
 
 logger = logging.getLogger("uploads")
 
@@ -174,14 +175,31 @@ def file_path(uid: str, file_id: str) -> str:
     return f"{upload_folder(uid)}/{file_id}.csv"
 
 
-def analytics_path(uid: str) -> str:
-    return f"{upload_folder(uid)}/analytics.json"
+def analytics_path(uid: str, *, revision: bool = False) -> str:
+    """The analytics document's name; a ``revision`` has a name of its own
+    (``analytics_<7 chars>.json``), so it is written beside the one it
+    replaces."""
+    suffix = f"_{get_random_string(7)}" if revision else ""
+    return f"{upload_folder(uid)}/analytics{suffix}.json"
 
 
 def part_path(file_path: str, number: int) -> str:
     """Where part ``number`` of a direct upload to ``file_path`` waits on
     local disk until the upload completes."""
     return f"{file_path.removesuffix('.csv')}.part{number:05d}"
+
+
+#: File errors that processing the same bytes again would repeat.
+PERMANENT_FILE_ERRORS = frozenset(
+    {
+        "empty_file",
+        "not_csv",
+        "undecodable",
+        "too_many_columns",
+        "parse_error",
+        "checksum_mismatch",
+    }
+)
 
 
 @dataclass
@@ -333,6 +351,15 @@ class UploadDocument:
         """Forget the run that held the session (it ended, or was given up)."""
         self.run = self.processing_since = None
         self.progress = None
+
+    def worth_processing_again(self) -> bool:
+        """Whether processing could change anything: not when every file failed
+        for what it is (not a CSV, empty, ...): the same bytes fail the same
+        way."""
+        return not self.files or any(
+            f.error is None or f.error.get("code") not in PERMANENT_FILE_ERRORS
+            for f in self.files
+        )
 
     def file(self, file_id: str) -> StoredFile | None:
         return next((f for f in self.files if f.id == file_id), None)

@@ -22,6 +22,11 @@ urlpatterns = [
         views.FileView.as_view(),
         name="session-file",
     ),
+    path(
+        "sessions/<str:upload_id>/files/<str:file_id>/profile",
+        views.ProfileExportView.as_view(),
+        name="session-file-profile",
+    ),
     path("direct-uploads", views.DirectUploadsView.as_view(), name="direct-uploads"),
     path(
         "direct-uploads/<str:file_id>",

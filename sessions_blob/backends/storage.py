@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import random
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Coroutine, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
+from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends.base import (
     VALID_KEY_CHARS,
     CreateError,
@@ -82,6 +86,42 @@ class _Loaded:
     expires: dt.datetime
     payload: str  # the signed payload as read: decoded again to diff on save
     size: int
+
+
+#: Threads for the async twins' storage round trips, per process: at least as
+#: many as the requests a server keeps in flight, so that none waits for a
+#: thread (the event loop's default pool has the cores + 4). Made as needed.
+#: The S3 client pools as many connections (stores/s3.py, POOL_CONNECTIONS).
+ASYNC_THREADS = 32
+_async_pool: ThreadPoolExecutor | None = None
+_async_pool_lock = threading.Lock()
+
+
+def _forget_async_pool() -> None:
+    # A forked child has none of the parent's threads.
+    global _async_pool, _async_pool_lock
+    _async_pool = None
+    _async_pool_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_async_pool)
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _off_thread(func: Callable[_P, _R]) -> Callable[_P, Coroutine[Any, Any, _R]]:
+    """``func`` as a coroutine running on the engine's pool, not on the
+    request's own thread (thread_sensitive=False): the storage calls need no
+    particular thread, and the S3 client is one for the process."""
+    global _async_pool
+    if _async_pool is None:
+        with _async_pool_lock:
+            if _async_pool is None:
+                _async_pool = ThreadPoolExecutor(
+                    ASYNC_THREADS, thread_name_prefix="sessions_blob-async"
+                )
+    return sync_to_async(func, thread_sensitive=False, executor=_async_pool)
 
 
 _clamp_warned = False
@@ -292,6 +332,27 @@ class SessionStore(SessionBase):
         from sessions_blob.cleanup import clear_expired_sessions
 
         clear_expired_sessions()
+
+    # -- async twins ----------------------------------------------------------
+    # A storage round trip runs on the engine's thread pool rather than on the
+    # one thread Django keeps for a request's sync code: these calls touch no
+    # database connection, and the S3 client is shared by every thread
+    # (stores/s3.py). bench/session_roundtrip.py measures this against
+    # threads and against non-blocking HTTP. adelete() and aclear_expired()
+    # keep Django's thread-sensitive default: they send sessions_deleted,
+    # whose receivers may use the database.
+
+    async def aload(self) -> dict[str, Any]:
+        return await _off_thread(self.load)()
+
+    async def aexists(self, session_key: str) -> bool:
+        return await _off_thread(self.exists)(session_key)
+
+    async def acreate(self) -> None:
+        await _off_thread(self.create)()
+
+    async def asave(self, must_create: bool = False) -> None:
+        await _off_thread(self.save)(must_create)
 
     # -- helpers ------------------------------------------------------------
 

@@ -3,8 +3,9 @@ and, as deploy checks, ``manage.py check --deploy``.
 
 One module per kind of store, as in ``sessions_blob/stores/``: each asks its
 adapter (never a client) and says what it saw and what to do about it. On S3
-the probes write, overwrite and delete one small object of their own beside
-the sessions (``{prefix}.doctor-<random>``), which no listing of sessions
+the probes write, overwrite and delete small objects of their own beside the
+sessions (``{prefix}.doctor-<random>``, and ``...-race-update``/``-create``
+for the race of concurrent conditional writes), which no listing of sessions
 shows.
 """
 

@@ -1,6 +1,7 @@
 """Probes of S3 and S3-compatible stores (``stores/s3.py``): conditional
-writes, what a missing key answers, versioning, public access. Every call
-goes through the adapter."""
+writes (sequential 412 checks, then a race of concurrent writers), what a
+missing key answers, versioning, public access. Every call goes through the
+adapter."""
 
 from __future__ import annotations
 
@@ -65,24 +66,41 @@ def conditional_writes(store: S3ObjectStore, name: str) -> Finding:
                 "SESSIONS_BLOB_REQUIRE_CONDITIONAL_WRITES off."
             ),
         )
-    if all(outcome == "honoured" for outcome in probe.outcomes.values()):
+    honoured = all(outcome == "honoured" for outcome in probe.outcomes.values())
+    # A sequential 412 does not prove the check and the write are one step:
+    # race them too, under the probe's own name.
+    race = store.race_conditional_writes(f"{name}-race")
+    if honoured and race.atomic:
         return Finding(
             CONDITIONAL,
             "conditional writes",
             OK,
             "Conditional writes are honoured: a create over an existing object "
-            "and an update with a stale ETag both got 412.",
+            "and an update with a stale ETag both got 412, and of concurrent "
+            f"writers only one won ({race.describe()}).",
         )
-    detail = ", ".join(f"{h}: {v}" for h, v in probe.outcomes.items())
+    if not honoured:
+        detail = ", ".join(f"{h}: {v}" for h, v in probe.outcomes.items())
+        seen = (
+            f"the store accepts conditional headers but does not honour them ({detail})"
+        )
+    else:
+        seen = f"concurrent conditional writes are not atomic: {race.describe()}"
     return Finding(
         CONDITIONAL,
         "conditional writes",
         ERROR,
-        "The store accepts conditional headers but does not honour them "
-        f"({detail}): concurrent writes silently overwrite each other while the "
-        "engine believes they are atomic.",
-        "Move the sessions to a store that answers 412 Precondition Failed (AWS "
-        "S3, MinIO, Ceph RGW, ...).",
+        f"No real conditional writes: {seen}. Concurrent writes can silently "
+        "overwrite each other. "
+        + (
+            "With SESSIONS_BLOB_REQUIRE_CONDITIONAL_WRITES on, the engine refuses "
+            "to write once its own race on first use sees this."
+            if conf.REQUIRE_CONDITIONAL_WRITES
+            else "The engine falls back to check-then-write once its own race on "
+            "first use sees this (a race can miss a rare window)."
+        ),
+        "Move the sessions to a store that answers 412 Precondition Failed "
+        "atomically (AWS S3, MinIO, Ceph RGW, ...).",
     )
 
 

@@ -1,27 +1,45 @@
-"""S3 and S3-compatible stores, through the storage's own boto3 client.
+"""S3 and S3-compatible stores, through one boto3 client per process.
 
 django-storages' ``save()`` cannot send ``If-None-Match``/``If-Match``
 (s3transfer rejects them), and ``open().read()`` costs two HEADs and a GET, so
-this adapter calls ``put_object``/``get_object`` on the client of the one
-``S3Storage`` instance Django keeps per process: one round trip each.
+this adapter calls ``put_object``/``get_object`` on a boto3 client built from
+the storage's own settings: one round trip each.
+
+The client is ``shared_client(storage)``: one per process and storage
+configuration, used by every thread and event loop (boto3 clients are
+thread-safe). django-storages keeps one client per thread instead, and under
+ASGI each request's sync code runs on a thread of its own, so every request
+would build a new boto3 session and client (tens of milliseconds of CPU).
 
 Not every S3-compatible store honours conditional writes. OpenStack Swift's
-s3api, for one, answers ``501 NotImplemented``. On the first such answer the
-adapter says so once in the log and falls back to check-then-write (a HEAD
-before the PUT), which leaves a window of a few milliseconds for lost updates,
-unless ``SESSIONS_BLOB_REQUIRE_CONDITIONAL_WRITES`` asks to refuse instead.
+s3api, for one, answers ``501 NotImplemented``; others accept the headers and
+ignore them, or check them without a lock (two writers of one version both
+win). So before its first conditional write the adapter races a few
+conditional PUTs of its own under the probe prefix (``race_conditional_writes``;
+``SESSIONS_BLOB_PROBE_CONDITIONAL_WRITES``), and a store that rejects them or
+lets two racers win is treated alike: the adapter says so once in the log and
+falls back to check-then-write (a HEAD before the PUT), which leaves a window
+of a few milliseconds for lost updates, unless
+``SESSIONS_BLOB_REQUIRE_CONDITIONAL_WRITES`` asks to refuse instead.
 """
 
 from __future__ import annotations
 
 import base64
 import builtins
+import contextlib
 import hashlib
 import logging
+import os
+import threading
+import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
@@ -57,6 +75,102 @@ def _add_content_md5(params: dict[str, Any], **_: Any) -> None:
     params["headers"]["Content-MD5"] = base64.b64encode(digest).decode()
 
 
+#: Clients by configuration, newest use last. Bounded: a process has one or
+#: two configurations, but a test run makes one per fault proxy, and a client
+#: no adapter holds any more should be left for the collector (and its
+#: sockets closed).
+_clients: OrderedDict[str, Any] = OrderedDict()
+_MAX_CLIENTS = 16
+_clients_lock = threading.Lock()
+_clients_pid = os.getpid()
+
+
+def _forget_clients() -> None:
+    # A forked child must not share the parent's pooled sockets, nor inherit
+    # a lock some other thread held at the moment of the fork.
+    global _clients_lock, _clients_pid
+    _clients.clear()
+    _clients_lock = threading.Lock()
+    _clients_pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forget_clients)
+
+
+#: Pooled connections per client unless the storage's config says otherwise:
+#: as many as the engine's async threads (backends/storage.py), which share
+#: the client. botocore's 10 would open and drop a connection per call beyond.
+POOL_CONNECTIONS = 32
+
+
+def _client_config(storage: S3Storage, signature_version: str | None) -> Config:
+    # merge(): the storage's own options win.
+    config = Config(max_pool_connections=POOL_CONNECTIONS).merge(
+        storage.client_config or Config()
+    )
+    if signature_version:
+        config = config.merge(Config(signature_version=signature_version))
+    return config
+
+
+def _configuration_key(storage: S3Storage, config: Config) -> str:
+    """What makes two storages' clients interchangeable, hashed (it holds
+    the credentials, which need no second copy in memory)."""
+    parts = (
+        f"{type(storage).__module__}.{type(storage).__qualname__}",
+        storage.session_profile,
+        storage.access_key,
+        storage.secret_key,
+        storage.security_token,
+        storage.region_name,
+        storage.endpoint_url,
+        storage.use_ssl,
+        storage.verify,
+        sorted((k, repr(v)) for k, v in vars(config).items()),
+    )
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def shared_client(storage: S3Storage, *, signature_version: str | None = None) -> Any:
+    """The boto3 S3 client of ``storage``'s configuration in this process.
+
+    Built on first use from the storage's own settings: its credential chain
+    (``_create_session()``: profile, or keys and session token, else boto3's
+    default chain), endpoint, region, ``use_ssl``, ``verify`` and botocore
+    config (addressing style, signature version, proxies, retries, timeouts;
+    ``signature_version`` overrides the config's, e.g. ``"s3v4"`` to presign).
+    Then reused from every thread and event loop until the process forks.
+    """
+    config = _client_config(storage, signature_version)
+    key = _configuration_key(storage, config)
+    with _clients_lock:
+        if _clients_pid != os.getpid():  # forked without the at-fork hook
+            _clients.clear()
+        client = _clients.get(key)
+        if client is not None:
+            _clients.move_to_end(key)
+        else:
+            client = storage._create_session().client(
+                "s3",
+                region_name=storage.region_name,
+                use_ssl=storage.use_ssl,
+                endpoint_url=storage.endpoint_url,
+                config=config,
+                verify=storage.verify,
+            )
+            # Registered once, at creation: each registration empties
+            # botocore's handler cache, which would slow every later call.
+            client.meta.events.register(
+                "before-call.s3.DeleteObjects",
+                _add_content_md5,
+                unique_id=_CONTENT_MD5_HANDLER,
+            )
+            _clients[key] = client
+            if len(_clients) > _MAX_CLIENTS:
+                _clients.popitem(last=False)
+    return client
+
+
 #: Grantees that make an object or bucket public.
 PUBLIC_GROUPS = (
     "http://acs.amazonaws.com/groups/global/AllUsers",
@@ -74,6 +188,33 @@ class ConditionProbe:
     #: Header -> "honoured" (412), "ignored" (written anyway) or "rejected (...)".
     outcomes: dict[str, str] = field(default_factory=dict)
     rejection: str = ""
+
+
+@dataclass(frozen=True)
+class ConditionRace:
+    """How many racing conditional PUTs of one key the store let through."""
+
+    #: Writers that all sent ``If-Match`` with the same version, and winners.
+    writers: int = 0
+    updated: int = 0
+    #: Creators that all sent ``If-None-Match: *`` for a new key, and winners.
+    creators: int = 0
+    created: int = 0
+    #: The store refused conditional PUTs outright ("501 NotImplemented").
+    rejection: str = ""
+
+    @property
+    def atomic(self) -> bool:
+        return not self.rejection and self.updated <= 1 and self.created <= 1
+
+    def describe(self) -> str:
+        if self.rejection:
+            return f"conditional PUTs rejected ({self.rejection})"
+        return (
+            f"{self.updated} of {self.writers} concurrent writers of one If-Match "
+            f"version and {self.created} of {self.creators} concurrent creators "
+            "(If-None-Match) won"
+        )
 
 
 @dataclass(frozen=True)
@@ -116,23 +257,20 @@ class S3ObjectStore(ObjectStore):
     def __init__(self, storage: S3Storage) -> None:
         super().__init__(storage)
         self.conditional_writes: bool | None = None  # None: not known yet
+        self._no_conditions = ""  # why the store has none, once known
+        self._probe_lock = threading.Lock()
         self._warned_forbidden = False
+        self._client: tuple[int, Any] | None = None  # (pid, client)
 
     # -- plumbing -----------------------------------------------------------
 
     @property
     def client(self) -> Any:
-        client = self.storage.connection.meta.client  # one per thread
-        # Registered once per client: each registration empties botocore's
-        # handler cache, which would slow every later call.
-        if not getattr(client, "_sessions_blob_md5", False):
-            client.meta.events.register(
-                "before-call.s3.DeleteObjects",
-                _add_content_md5,
-                unique_id=_CONTENT_MD5_HANDLER,
-            )
-            client._sessions_blob_md5 = True
-        return client
+        # Remembered here too: finding it by configuration costs a hash.
+        pid = os.getpid()
+        if self._client is None or self._client[0] != pid:
+            self._client = (pid, shared_client(self.storage))
+        return self._client[1]
 
     def key(self, name: str) -> str:
         # The storage's own normalisation: its location prefix, no escaping it.
@@ -210,6 +348,27 @@ class S3ObjectStore(ObjectStore):
                 **self._read_params(name),
             )
         except ClientError as error:
+            if _status(error) == 403:
+                # A HEAD answer has no body, so a 403 cannot tell a missing
+                # key (no s3:ListBucket) from bad credentials: a one-byte GET
+                # of the same key says which.
+                return self._head_by_get(name)
+            self._missing_or_raise(error, "head", name)
+            return None
+        except BotoCoreError as error:
+            raise self._unavailable("head", name, error) from error
+        return str(response["ETag"])
+
+    def _head_by_get(self, name: str) -> str | None:
+        try:
+            response = self.client.get_object(
+                Bucket=self.storage.bucket_name,
+                Key=self.key(name),
+                Range="bytes=0-0",
+                **self._read_params(name),
+            )
+            response["Body"].close()
+        except ClientError as error:
             self._missing_or_raise(error, "head", name)
             return None
         except BotoCoreError as error:
@@ -233,34 +392,61 @@ class S3ObjectStore(ObjectStore):
 
     def _conditional_put(self, name: str, data: bytes, **condition: str) -> str | None:
         """PUT with the condition; None when the store cannot do conditions."""
+        if self.conditional_writes is None and conf.PROBE_CONDITIONAL_WRITES:
+            self._verify_conditional_writes()
         if self.conditional_writes is False:
+            if conf.REQUIRE_CONDITIONAL_WRITES:
+                raise ConditionalWritesUnsupported(self._refusal())
             return None
         try:
             etag = self._put(name, data, **condition)
         except ClientError as error:
             if _status(error) == 501 or _code(error) == "NotImplemented":
-                self._no_conditional_writes(error)
+                message = error.response.get("Error", {}).get("Message", "")
+                self._no_conditional_writes(f"{_code(error)}: {message}", error)
                 return None
             raise
-        self.conditional_writes = True
+        if not conf.PROBE_CONDITIONAL_WRITES:
+            self.conditional_writes = True  # else only a race decides
         return etag
 
-    def _no_conditional_writes(self, error: ClientError) -> None:
+    def _verify_conditional_writes(self) -> None:
+        """Race conditional PUTs once before trusting them (a store that
+        ignores the headers passes any sequential check)."""
+        with self._probe_lock:  # one race, however many requests arrive first
+            if self.conditional_writes is not None:
+                return
+            try:
+                race = self.race_conditional_writes(
+                    f"{conf.PREFIX}.doctor-race-{uuid.uuid4().hex}"
+                )
+            except StorageUnavailable:
+                return  # undecided: the write says what is wrong, the next probes
+            if race.atomic:
+                self.conditional_writes = True
+            else:
+                self._no_conditional_writes(race.describe())
+
+    def _refusal(self) -> str:
+        return (
+            "The session storage does not support conditional writes "
+            f"({self._no_conditions}). SESSIONS_BLOB_REQUIRE_CONDITIONAL_WRITES is on."
+        )
+
+    def _no_conditional_writes(
+        self, reason: str, cause: BaseException | None = None
+    ) -> None:
         self.conditional_writes = False
         self.atomic = False
-        message = (
-            "The session storage does not support conditional writes "
-            f"({_code(error)}: {error.response.get('Error', {}).get('Message', '')})."
-        )
+        self._no_conditions = reason
         if conf.REQUIRE_CONDITIONAL_WRITES:
-            raise ConditionalWritesUnsupported(
-                message + " SESSIONS_BLOB_REQUIRE_CONDITIONAL_WRITES is on."
-            ) from error
+            raise ConditionalWritesUnsupported(self._refusal()) from cause
         logger.warning(
-            "%s Falling back to check-then-write: session creates and updates are "
+            "The session storage does not support conditional writes (%s). "
+            "Falling back to check-then-write: session creates and updates are "
             "no longer atomic, so concurrent requests may lose updates. Set "
             "SESSIONS_BLOB_REQUIRE_CONDITIONAL_WRITES = True to refuse instead.",
-            message,
+            reason,
         )
 
     def create(self, name: str, data: bytes) -> str:
@@ -445,6 +631,63 @@ class S3ObjectStore(ObjectStore):
         except (ClientError, BotoCoreError) as error:
             raise self._unavailable("probe", name, error) from error
         return ConditionProbe(supported=True, outcomes=outcomes)
+
+    def race_conditional_writes(
+        self, name: str, *, writers: int = 8, creators: int = 2
+    ) -> ConditionRace:
+        """Race conditional PUTs of the store, as concurrent requests do:
+        ``writers`` PUTs of ``{name}-update`` with one ``If-Match`` version,
+        then ``creators`` PUTs of the new ``{name}-create`` with
+        ``If-None-Match: *``. A store that honours conditions atomically lets
+        at most one of each win. Deletes the two objects it wrote, nothing else."""
+        client = self.client  # thread-safe; other threads' connections are new
+        updated, created = f"{name}-update", f"{name}-create"
+        written: list[str] = []  # only names that were new: ours to delete
+        try:
+            try:
+                version = self._put(updated, _PROBE_BODY, IfNoneMatch="*")
+                written.append(updated)
+                written.append(created)  # new too: whatever lands there is ours
+                won_update = self._race(client, updated, writers, IfMatch=version)
+                won_create = self._race(client, created, creators, IfNoneMatch="*")
+            except ClientError as error:
+                if _unsupported(error):
+                    return ConditionRace(rejection=f"{_status(error)} {_code(error)}")
+                raise
+        except (ClientError, BotoCoreError) as error:
+            raise self._unavailable("probe", name, error) from error
+        finally:
+            for probe in written:  # never through delete(): not a session's
+                with contextlib.suppress(ClientError, BotoCoreError):
+                    client.delete_object(Bucket=self.bucket, Key=self.key(probe))
+        return ConditionRace(writers, won_update, creators, won_create)
+
+    def _race(self, client: Any, name: str, racers: int, **condition: str) -> int:
+        """How many of ``racers`` conditional PUTs, released at once, won."""
+        start = threading.Barrier(racers)
+        params = self._write_params(name)
+
+        def put(number: int) -> bool:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                start.wait(timeout=10)  # a starved racer: the rest go anyway
+            try:
+                client.put_object(
+                    Bucket=self.bucket,
+                    Key=self.key(name),
+                    Body=b'{"doctor":%d}' % number,  # each its own ETag
+                    **params,
+                    **condition,
+                )
+            except ClientError as error:
+                if _status(error) in {409, 412}:  # lost (409: a conflicting write)
+                    return False
+                raise
+            return True
+
+        with ThreadPoolExecutor(
+            racers, thread_name_prefix="sessions-blob-probe"
+        ) as pool:
+            return sum(pool.map(put, range(racers)))
 
     def probe_object_public(self, name: str) -> bool | None:
         """Whether the object's ACL grants everyone; None: the store has no ACLs."""

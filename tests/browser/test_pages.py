@@ -265,6 +265,8 @@ def test_errors_are_specific(
     photo = page.locator("#file-list .file[data-file-id]")
     expect(photo.locator(".file-message")).to_contain_text("Not a CSV file.")
     expect(page.locator(".step-label-failed")).to_be_visible()
+    # The same bytes would fail the same way: no "Process again".
+    expect(page.locator("#process-button")).to_be_hidden()
     page.screenshot(path=screenshot_dir / "page-error.png", full_page=True)
 
     # A reloaded page knows the limit and refuses an oversized file at once.
@@ -277,6 +279,16 @@ def test_errors_are_specific(
         "the largest accepted file is 64.0\u00a0KB"
     )
 
+    expect(page.locator("#process-button")).to_be_hidden()  # rendered so too
+
+    # The file that cannot be a CSV is removed; a good one takes its place.
+    page.get_by_role("button", name="Remove photo.csv").click()
+    expect(page.locator("#file-list .file[data-file-id]")).to_have_count(0)
+    drop_files(page, [("good.csv", sales_csv(50))])
+    good = page.locator("#file-list .file").last
+    expect(good.locator(".file-badge")).to_have_text("Uploaded")
+    expect(page.get_by_role("button", name="Process files")).to_be_enabled()
+
     # The session expires (here: is deleted elsewhere): the page says so and
     # leads back to a fresh upload.
     session_id = page.locator("[data-upload-page]").get_attribute("data-upload-id")
@@ -286,7 +298,7 @@ def test_errors_are_specific(
     )
     assert gone.status == 204
     problems.expected_statuses |= {404}
-    page.get_by_role("button", name="Process again").click()
+    page.get_by_role("button", name="Process files").click()
     alert = page.locator("#page-alert")
     expect(alert).to_be_visible()
     expect(alert).to_contain_text("Your session has expired.")

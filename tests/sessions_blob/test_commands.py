@@ -27,6 +27,7 @@ from sessions_blob import user_index
 from sessions_blob.backends.storage import SessionStore
 from sessions_blob.progress import ProgressReporter
 from sessions_blob.records import object_id
+from tests.support.casfront import CasFront
 from tests.support.faultproxy import FaultProxy
 from tests.support.machines import on_machines
 from tests.support.sessions import make_session, session_exists, stored_record, tamper
@@ -293,8 +294,9 @@ def findings(*args: str) -> tuple[int, dict[str, dict[str, Any]]]:
     return code, {f["topic"]: f for f in data}
 
 
-@pytest.mark.parametrize("tier", ["s3"], indirect=True)
+@pytest.mark.parametrize("tier", ["s3cas"], indirect=True)
 def test_doctor_on_moto(tier: Tier, settings: Any) -> None:
+    """moto behind the atomic front: its race of writers has one winner."""
     assert tier.s3 is not None
     bucket = tier.s3.new_bucket()
     settings.STORAGES = {**settings.STORAGES, "sessions": tier.s3.storage(bucket)}
@@ -324,10 +326,11 @@ def test_doctor_on_moto(tier: Tier, settings: Any) -> None:
 
 @pytest.mark.parametrize("tier", ["s3"], indirect=True)
 def test_doctor_on_a_store_that_answers_403_for_missing_keys(
-    tier: Tier, settings: Any, proxy: FaultProxy
+    tier: Tier, settings: Any, cas_proxy: CasFront
 ) -> None:
     """AWS S3 without s3:ListBucket, imitated by the proxy in front of moto."""
     assert tier.s3 is not None
+    proxy = cas_proxy
     bucket = tier.s3.new_bucket()
     behind_proxy = tier.s3.via(proxy.url)
     settings.STORAGES = {**settings.STORAGES, "sessions": behind_proxy.storage(bucket)}
@@ -339,6 +342,52 @@ def test_doctor_on_a_store_that_answers_403_for_missing_keys(
     assert f"s3:ListBucket on arn:aws:s3:::{bucket}" in finding["fix"]
     assert "forbidden" in proxy.outcomes()
     assert found["conditional writes"]["level"] == "ok"
+
+
+@pytest.mark.parametrize("tier", ["s3"], indirect=True)
+def test_doctor_finds_a_store_that_ignores_conditions(
+    tier: Tier, settings: Any, proxy: FaultProxy
+) -> None:
+    assert tier.s3 is not None
+    bucket = tier.s3.new_bucket()
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "sessions": tier.s3.via(proxy.url).storage(bucket),
+    }
+    proxy.drop_conditions()
+    code, found = findings()
+    assert code == 3
+    finding = found["conditional writes"]
+    assert finding["level"] == "error" and "does not honour them" in finding["title"]
+    assert "falls back to check-then-write" in finding["title"]
+    assert tier.s3.client().list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+
+
+@pytest.mark.parametrize("tier", ["s3"], indirect=True)
+def test_doctor_finds_conditional_writes_that_are_not_atomic(
+    tier: Tier, settings: Any, proxy: FaultProxy
+) -> None:
+    """A store that answers 412 to each sequential check, but checks and
+    writes in two steps: only the race of concurrent writers shows it."""
+    assert tier.s3 is not None
+    bucket = tier.s3.new_bucket()
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "sessions": tier.s3.via(proxy.url).storage(bucket),
+    }
+    proxy.check_then_write()
+    code, found = findings()
+    assert code == 3
+    finding = found["conditional writes"]
+    assert finding["level"] == "error"
+    assert "not atomic: 8 of 8 concurrent writers" in finding["title"]
+    assert "precondition failed" in proxy.outcomes()  # the sequential checks
+    assert tier.s3.client().list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+    settings.SESSIONS_BLOB_REQUIRE_CONDITIONAL_WRITES = True
+    strict = findings()[1]["conditional writes"]
+    assert (
+        strict["id"] == "sessions_blob.E101" and "refuses to write" in strict["title"]
+    )
 
 
 @pytest.mark.parametrize("tier", ["swift"], indirect=True)

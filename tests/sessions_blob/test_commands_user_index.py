@@ -13,7 +13,7 @@ from django.test import Client
 from sessions_blob import user_index
 from sessions_blob.backends.storage import SessionStore
 from sessions_blob.records import object_id
-from tests.support.tiers import Tier
+from tests.support.tiers import RACE_TIERS, Tier
 
 pytestmark = pytest.mark.django_db
 
@@ -95,6 +95,7 @@ def test_login_and_logout_through_django_auth(
     assert indexed(str(ada.pk)) == set()
 
 
+@pytest.mark.parametrize("tier", RACE_TIERS, indirect=True)
 def test_concurrent_logins_of_one_user_are_all_indexed(tier: Tier) -> None:
     if not tier.atomic:
         pytest.skip("check-then-write mode (no conditional PUTs) can lose updates")

@@ -24,6 +24,7 @@ from sessions_blob.backends.storage import SessionStore
 from sessions_blob.crypto import SCHEME
 from sessions_blob.records import object_name
 from sessions_blob.stores import object_store
+from sessions_blob.stores.s3 import shared_client
 from tests.support.s3 import S3Endpoint
 from tests.support.sessions import new_session
 from tests.support.tiers import Tier
@@ -248,7 +249,7 @@ def test_customer_key_travels_with_every_read_and_write(
         }
         sent.append((request.method, headers))
 
-    client = storages["sessions"].connection.meta.client  # type: ignore[attr-defined]
+    client = shared_client(storages["sessions"])  # type: ignore[arg-type]
     client.meta.events.register("before-send.s3", on_send)
     try:
         key = new_session(a=1)

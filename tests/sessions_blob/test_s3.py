@@ -127,6 +127,9 @@ def test_swift_wrong_secret_is_an_error_not_a_missing_session(
     settings.STORAGES = {**settings.STORAGES, "sessions": wrong.storage(swift_bucket)}
     with pytest.raises(StorageUnavailable, match="SignatureDoesNotMatch"):
         SessionStore(session.session_key).load()
+    # A HEAD's 403 has no error code: it is not taken for a missing session.
+    with pytest.raises(StorageUnavailable, match="SignatureDoesNotMatch"):
+        SessionStore().exists(session.session_key)
 
 
 def test_swift_batch_delete_sends_content_md5(swift_sessions: S3Endpoint) -> None:

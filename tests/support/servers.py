@@ -165,6 +165,21 @@ def manage(env: dict[str, str], *args: str, timeout: float = 120) -> str:
 
 
 @contextlib.contextmanager
+def db_worker_argv(worker_id: str, *, interval: float) -> list[str]:
+    """django-tasks-db's worker, polling every ``interval`` seconds."""
+    return [
+        sys.executable,
+        "manage.py",
+        "db_worker",
+        "--no-reload",
+        "--no-startup-delay",
+        "--interval",
+        str(interval),
+        "--worker-id",
+        worker_id,
+    ]
+
+
 def worker(
     env: dict[str, str], log_dir: Path, name: str
 ) -> Iterator[subprocess.Popen[bytes]]:
@@ -173,17 +188,7 @@ def worker(
     path = log_dir / f"{name}-{os.getpid()}-{time.monotonic_ns()}.log"
     log = open(path, "wb")  # noqa: SIM115
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "db_worker",
-            "--no-reload",
-            "--no-startup-delay",
-            "--interval",
-            "0.05",
-            "--worker-id",
-            name,
-        ],
+        db_worker_argv(name, interval=0.05),
         cwd=ROOT,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
         stdout=log,

@@ -2,6 +2,15 @@
 each of them (memory, local disk, S3 over moto, a real Swift s3api), or on
 those it names with ``@pytest.mark.parametrize("tier", [...], indirect=True)``.
 
+Each S3 tier proves something else. ``s3`` (moto's server): the engine speaks
+S3's API as boto3 and django-storages do, in the round trips it claims.
+``s3cas`` (moto behind ``tests/support/casfront.py``, not in ``TIERS``: the
+concurrency tests name it): conditional writes are atomic there as on S3, so a
+race test proves the engine's compare-and-swap, and the engine's first-use race
+of conditional writes runs (on ``s3`` it is off: its requests would count in
+the round trips, and moto's checks are not atomic). ``swift``: real signature
+checks, and a store without conditional writes.
+
 A pytest plugin (``tests/conftest.py`` loads it), so the engine's suite and
 the site's share it.
 """
@@ -19,9 +28,12 @@ import pytest
 from django.core.files.storage import storages
 
 from sessions_blob.stores import ObjectStore, object_store
+from sessions_blob.stores.s3 import shared_client
 from tests.support.s3 import S3Endpoint
 
 TIERS = ["memory", "filesystem", "s3", "swift"]
+#: The concurrency tests' tiers: every tier, and the atomic S3 front.
+RACE_TIERS = [*TIERS, "s3cas"]
 COUNTED = ("read", "create", "replace", "exists", "delete", "delete_many", "list")
 
 
@@ -67,12 +79,13 @@ def tier(request: pytest.FixtureRequest, settings: Any, tmp_path: Path) -> Tier:
     tier = Tier(name=name)
     # A prefix of its own keeps each test's listing to its own sessions.
     settings.SESSIONS_BLOB_PREFIX = f"sessions-{uuid.uuid4().hex[:12]}/"
+    settings.SESSIONS_BLOB_PROBE_CONDITIONAL_WRITES = name != "s3"
     if name == "memory":
         settings.STORAGES = {
             **settings.STORAGES,
             "sessions": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
         }
-    elif name in {"s3", "swift"}:
+    elif name in {"s3", "s3cas", "swift"}:
         endpoint: S3Endpoint = request.getfixturevalue(name)
         tier.s3 = endpoint
         tier.bucket = request.getfixturevalue(f"{name}_bucket")
@@ -86,7 +99,7 @@ def tier(request: pytest.FixtureRequest, settings: Any, tmp_path: Path) -> Tier:
         setattr(adapter, method, _count(tier.calls, method, getattr(adapter, method)))
     tier._http = Counter()  # type: ignore[attr-defined]
     if tier.s3 is not None:
-        client = storages["sessions"].connection.meta.client
+        client = shared_client(storages["sessions"])  # type: ignore[arg-type]
 
         def on_call(model: Any, **_: Any) -> None:
             tier._http[model.name] += 1  # type: ignore[attr-defined]

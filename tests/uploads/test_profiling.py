@@ -801,3 +801,15 @@ def test_bad_value_on_a_malformed_row_does_not_retype(tmp_path: Path) -> None:
     assert doc["rejectedCount"] == 1
     assert len(doc["rejectedRows"]) == 1
     assert "TOO MANY COLUMNS" in doc["rejectedRows"][0]["reason"]
+
+
+@pytest.mark.parametrize("columns", [10_000, 50_000])
+def test_a_very_wide_header_is_too_many_columns(tmp_path: Path, columns: int) -> None:
+    """Counted before DuckDB reads the file: a 10,000-column header once
+    answered parse_error with DuckDB's out-of-memory text."""
+    header = ",".join(f"column_{k}" for k in range(columns))
+    row = ",".join("1" for _ in range(columns))
+    with pytest.raises(ProfileError) as err:
+        profile_csv(write(tmp_path, f"{header}\n{row}\n{row}\n"))
+    assert err.value.code == "too_many_columns"
+    assert f"{columns} columns" in err.value.message

@@ -13,6 +13,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from uploads.conf import conf
 from uploads.direct.s3 import CORS_HEADERS, S3DirectStore
 from uploads.documents import UPLOADS_ROOT, file_path
 
@@ -79,6 +80,25 @@ def _covers(rule: dict[str, Any], origin: str) -> bool:
     )
 
 
+def _direct_origin(store: S3DirectStore) -> list[Finding]:
+    """UPLOADS_DIRECT_ORIGIN, when set, must be where the parts go."""
+    configured = conf.DIRECT_ORIGIN
+    if not configured:
+        return []
+    actual = store.origin()
+    if configured == actual:
+        return [Finding(OK, "csp", f"The upload page may send parts to {actual}.")]
+    return [
+        Finding(
+            ERROR,
+            "csp",
+            f"UPLOADS_DIRECT_ORIGIN is {configured}, but parts go to {actual}: "
+            "the upload page's CSP blocks them.",
+            f"Set UPLOADS_DIRECT_ORIGIN={actual}, or leave it empty.",
+        )
+    ]
+
+
 def diagnose(store: S3DirectStore, origins: list[str]) -> list[Finding]:
     """What stands between a browser of ``origins`` and a direct upload."""
     findings: list[Finding] = []
@@ -116,6 +136,7 @@ def diagnose(store: S3DirectStore, origins: list[str]) -> list[Finding]:
                 "pass --origin.",
             )
         )
+    findings.extend(_direct_origin(store))
     try:
         lifecycle = store.lifecycle_rules()
     except Exception:

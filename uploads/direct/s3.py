@@ -14,13 +14,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.core.files.storage import Storage
 
+from sessions_blob.stores.s3 import shared_client
 from uploads.direct.base import (
     Completed,
     ReceivedPart,
@@ -38,13 +38,13 @@ CONTENT_TYPE = "text/csv"  # what the storage serves every upload as
 #: The headers a browser sends with a part (the page sets them; CORS must
 #: allow them).
 CORS_HEADERS = ("content-type", "x-amz-checksum-sha256")
-_CLIENT_ATTRIBUTE = "_uploads_direct_client"
-_client_lock = threading.Lock()
 LIST_PARTS_PAGE = 1000
 
 
 def is_s3(storage: Storage) -> bool:
-    return hasattr(storage, "bucket_name") and hasattr(storage, "connection")
+    # On the class: the instance's ``connection`` property would create a
+    # boto3 resource just to answer (the heaviest step of a cold start).
+    return hasattr(storage, "bucket_name") and hasattr(type(storage), "connection")
 
 
 def _error_code(exc: BaseException) -> str:
@@ -61,33 +61,12 @@ class S3DirectStore:
 
     @property
     def client(self) -> Any:
-        """One client per storage object (so per process), shared by its
-        threads: the storage's credentials, endpoint, region and botocore
-        config, but always signing with SigV4, the only signature that can
-        bind a presigned URL's length and checksum (botocore presigns with
-        SigV2 for endpoints it does not know unless told otherwise)."""
-        storage: Any = self.storage
-        client = getattr(storage, _CLIENT_ATTRIBUTE, None)
-        if client is None:
-            with _client_lock:
-                client = getattr(storage, _CLIENT_ATTRIBUTE, None)
-                if client is None:
-                    from botocore.config import Config  # not before it is needed
-
-                    config = (storage.client_config or Config()).merge(
-                        Config(signature_version="s3v4")
-                    )
-                    # The storage's own session factory: its credential chain.
-                    client = storage._create_session().client(
-                        "s3",
-                        region_name=storage.region_name,
-                        use_ssl=storage.use_ssl,
-                        endpoint_url=storage.endpoint_url,
-                        config=config,
-                        verify=storage.verify,
-                    )
-                    setattr(storage, _CLIENT_ATTRIBUTE, client)
-        return client
+        """The engine's one client per process for this storage's settings
+        (credentials, endpoint, region, botocore config), but always signing
+        with SigV4, the only signature that can bind a presigned URL's length
+        and checksum (botocore presigns with SigV2 for endpoints it does not
+        know unless told otherwise)."""
+        return shared_client(self.storage, signature_version="s3v4")  # type: ignore[arg-type]
 
     def key(self, name: str) -> str:
         return f"{self.location}/{name}" if self.location else name

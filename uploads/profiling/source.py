@@ -5,6 +5,8 @@ types, and the ``read_csv`` call that the load scans (once)."""
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,6 +146,31 @@ class Source:
         )
 
 
+def _too_many_columns(count: int) -> ProfileError:
+    return ProfileError(
+        "too_many_columns",
+        f"The file has {count} columns; at most {MAX_COLUMNS} can be profiled.",
+    )
+
+
+#: How much of the first line ``first_line_width`` reads.
+_FIRST_LINE_LIMIT = 16 * 1024 * 1024
+
+
+def first_line_width(path: str) -> int:
+    """The most fields the first line has under any candidate delimiter."""
+    with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+        line = fh.readline(_FIRST_LINE_LIMIT)
+    widths = [0]
+    for delimiter in (",", ";", "\t", "|"):
+        try:
+            fields = next(csv.reader(io.StringIO(line), delimiter=delimiter), [])
+        except csv.Error:  # one field over csv's size limit: not this delimiter
+            continue
+        widths.append(len(fields))
+    return max(widths)
+
+
 def sniff_dialect(db: Database, path: str, null_markers: tuple[str, ...]) -> Source:
     """Dialect and column types from DuckDB's ``sniff_csv`` (lenient, so that a
     few ragged rows do not derail it; null markers do not make a column text).
@@ -158,6 +185,10 @@ def sniff_dialect(db: Database, path: str, null_markers: tuple[str, ...]) -> Sou
     try:
         row = db.con.execute(sql).fetchall()[0]
     except duckdb.Error as exc:
+        # DuckDB's sniffer runs out of memory on very wide headers: say why.
+        width = first_line_width(path)
+        if width > MAX_COLUMNS:
+            raise _too_many_columns(width) from exc
         raise ProfileError(
             "parse_error", f"DuckDB could not detect the CSV dialect: {exc}"
         ) from exc
@@ -165,11 +196,7 @@ def sniff_dialect(db: Database, path: str, null_markers: tuple[str, ...]) -> Sou
     quote = '"' if quote in ("(empty)", "", None) else quote
     escape = quote if escape in ("(empty)", "", None) else escape
     if len(columns) > MAX_COLUMNS:
-        raise ProfileError(
-            "too_many_columns",
-            f"The file has {len(columns)} columns; at most {MAX_COLUMNS} can be "
-            "profiled.",
-        )
+        raise _too_many_columns(len(columns))
     cols = []
     for i, c in enumerate(columns):
         sniffed = str(c["type"]).upper()

@@ -7,10 +7,11 @@
 - ``sessions``: reading and deleting an upload session;
 - ``processing``: profiling the files, inline or queued (its task is there);
 - ``liveness``: heartbeats, progress and the timeout of dead runs;
-- ``analytics``: the analytics document.
+- ``analytics``: the analytics document, and one file's profile;
+- ``removal``: taking one file out of an upload.
 """
 
-from uploads.services.analytics import upload_session_analytics
+from uploads.services.analytics import upload_file_profile, upload_session_analytics
 from uploads.services.direct import (
     DirectUpload,
     direct_part_receive,
@@ -32,6 +33,7 @@ from uploads.services.processing import (
     upload_session_process,
     upload_session_run_queued,
 )
+from uploads.services.removal import upload_file_delete
 from uploads.services.sessions import (
     upload_file_get,
     upload_session_delete,
@@ -48,8 +50,10 @@ __all__ = [
     "direct_upload_sign",
     "direct_upload_status",
     "process_upload_session",
+    "upload_file_delete",
     "upload_file_get",
     "upload_file_open",
+    "upload_file_profile",
     "upload_file_signed_url",
     "upload_session_add_files",
     "upload_session_analytics",

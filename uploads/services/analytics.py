@@ -8,8 +8,8 @@ from typing import Any
 
 from django.contrib.sessions.backends.base import SessionBase
 
-from uploads.documents import ErrorInfo, StoredFile, iso, now
-from uploads.exceptions import AnalyticsNotReady
+from uploads.documents import ErrorInfo, Status, StoredFile, iso, now
+from uploads.exceptions import AnalyticsNotReady, FileNotFound
 from uploads.services.files import uploads_storage
 from uploads.services.sessions import upload_session_for
 
@@ -29,6 +29,18 @@ def analytics_document(
             {"fileId": f.id, "name": f.name, "profile": profile, "error": error}
             for f, profile, error in files
         ],
+    }
+
+
+def failure_of(files: list[StoredFile]) -> tuple[Status, ErrorInfo | None]:
+    """The status of a processed session with ``files``, and its error when
+    no file could be profiled."""
+    if any(f.error is None for f in files):
+        return "completed", None
+    reasons = "; ".join(f"{f.name}: {f.error['message']}" for f in files if f.error)
+    return "failed", {
+        "code": "all_files_failed",
+        "message": f"No file could be profiled: {reasons}",
     }
 
 
@@ -52,3 +64,23 @@ def upload_session_analytics(*, session: SessionBase, upload_id: str) -> dict[st
         "generatedAt": stored.get("generatedAt"),
         "files": stored["files"],
     }
+
+
+def upload_file_profile(
+    *, session: SessionBase, upload_id: str, file_id: str
+) -> tuple[StoredFile, dict[str, Any]]:
+    """One file of the caller's processed upload and its profile (for export).
+    ``FileNotFound`` for no such file; ``AnalyticsNotReady`` when the session
+    is not processed, or the file could not be profiled (with the reason)."""
+    found = upload_session_for(session=session, upload_id=upload_id)
+    stored = found.doc.file(file_id)
+    if stored is None:
+        raise FileNotFound("This session has no file with this id.")
+    analytics = upload_session_analytics(session=session, upload_id=upload_id)
+    entry = next((e for e in analytics["files"] if e["fileId"] == file_id), None)
+    if entry is None:
+        raise AnalyticsNotReady("This file was added after the session was processed.")
+    if entry["profile"] is None:
+        reason = (entry.get("error") or {}).get("message", "")
+        raise AnalyticsNotReady(f"This file could not be profiled. {reason}".strip())
+    return stored, entry["profile"]

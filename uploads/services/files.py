@@ -141,13 +141,19 @@ def _check_files(files: Sequence[UploadedFile]) -> None:
             )
 
 
+def check_can_change(doc: UploadDocument) -> None:
+    """``doc``'s files may change: it is not queued or being processed."""
+    if doc.status in BUSY and not is_stale(doc):
+        raise AlreadyProcessing(
+            "The session is queued or being processed; change its files once it "
+            "is done."
+        )
+
+
 def check_can_add(doc: UploadDocument, count: int) -> None:
     """``count`` more files may join ``doc`` (direct uploads under way hold
     their places)."""
-    if doc.status in BUSY and not is_stale(doc):
-        raise AlreadyProcessing(
-            "The session is queued or being processed; add files once it is done."
-        )
+    check_can_change(doc)
     held = len(doc.files) + len(doc.pending)
     if held + count > conf.MAX_FILES:
         under_way = f" ({len(doc.pending)} uploading)" if doc.pending else ""

@@ -42,7 +42,7 @@ from uploads.exceptions import (
     RunTakenOver,
     SessionNotFound,
 )
-from uploads.services.analytics import analytics_document
+from uploads.services.analytics import analytics_document, failure_of
 from uploads.services.files import (
     delete_quietly,
     local_copy,
@@ -81,6 +81,11 @@ def _check_can_process(doc: UploadDocument) -> None:
         raise NothingToProcess(
             "Every file of the session has been processed; upload more files to "
             "process again."
+        )
+    if not doc.worth_processing_again():
+        raise NothingToProcess(
+            "No file of the session can be profiled (each failed for what it is); "
+            "remove them or upload other files."
         )
 
 
@@ -270,19 +275,7 @@ def _finish(
             f.error = errors.get(f.id)
             if f.id in hashes:
                 f.sha256, f.sha256_checked = hashes[f.id], True
-        good = [f for f in current.files if f.error is None]
-        current.status = "completed" if good else "failed"
-        current.error = (
-            None
-            if good
-            else {
-                "code": "all_files_failed",
-                "message": "No file could be profiled: "
-                + "; ".join(
-                    f"{f.name}: {f.error['message']}" for f in current.files if f.error
-                ),
-            }
-        )
+        current.status, current.error = failure_of(current.files)
         current.analytics_path = saved
         current.release()
 

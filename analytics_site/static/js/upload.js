@@ -40,6 +40,7 @@
     uploadId: cfg.uploadId || null, // the upload's public id (never the session key)
     status: cfg.status || "",
     fileCount: el.list.querySelectorAll(".file[data-file-id]").length,
+    hopeless: root.dataset.hopeless === "true", // every file failed for what it is
     queue: [],
     uploading: false,
     current: "", // name of the file being uploaded
@@ -60,6 +61,8 @@
   var POLL_FAST = 400;
   var POLL_SLOW = 1500;
 
+  // File errors that processing again would repeat (uploads.documents).
+  var PERMANENT_ERRORS = (root.dataset.permanentErrors || "").split(" ");
   var TITLES = {
     file_too_large: "File too large",
     too_many_files: "Too many files",
@@ -274,17 +277,46 @@
   /* Rows of the session's files, from a session document of the API. */
   function syncFiles(doc) {
     state.fileCount = doc.files.length;
+    // Processing again cannot help when every file failed for what it is.
+    state.hopeless =
+      doc.files.length > 0 &&
+      doc.files.every(function (file) {
+        return file.error && PERMANENT_ERRORS.indexOf(file.error.code) >= 0;
+      });
     el.count.textContent = String(doc.files.length);
+    var kept = {};
     doc.files.forEach(function (file, index) {
+      kept[file.id] = true;
       var row = el.list.querySelector('.file[data-file-id="' + file.id + '"]');
       if (!row) {
         row = newRow({ name: file.name, size: file.size });
         row.dataset.fileId = file.id;
         row.querySelector(".file-progress-wrap").hidden = true;
       }
+      row.querySelector(".file-remove").hidden = false;
       // The wording is the server's (file.badge), as on the rendered page.
       setRowState(row, file.badge.state, file.badge.label);
       setRowError(row, file.error || null);
+    });
+    Array.prototype.forEach.call(el.list.querySelectorAll(".file[data-file-id]"), function (row) {
+      if (!kept[row.dataset.fileId]) row.remove();
+    });
+  }
+
+  /* Remove one file of the session (its row's button). */
+  function removeFile(row) {
+    if (!state.uploadId || !row.dataset.fileId) return;
+    var button = row.querySelector(".file-remove");
+    button.disabled = true;
+    var target = url(cfg.urlSession, state.uploadId) + "/files/" + encodeURIComponent(row.dataset.fileId);
+    api("DELETE", target).then(function (result) {
+      button.disabled = false;
+      if (result.ok) {
+        row.remove();
+        applySession(result.data);
+      } else {
+        setRowError(row, result.error);
+      }
     });
   }
 
@@ -328,9 +360,10 @@
   function updateControls() {
     var running = isRunning(state.status);
     var busy = state.uploading || state.queue.length > 0 || running || state.processRequest;
-    var canProcess = state.uploadId && state.fileCount > 0 && (state.status === "uploaded" || state.status === "failed");
+    var canProcess =
+      state.uploadId && state.fileCount > 0 && (state.status === "uploaded" || (state.status === "failed" && !state.hopeless));
     el.process.disabled = !canProcess || busy;
-    el.process.hidden = state.status === "completed" && !busy;
+    el.process.hidden = (state.status === "completed" || (state.status === "failed" && state.hopeless)) && !busy;
     el.process.classList.toggle("is-busy", running || state.processRequest);
     el.process.textContent = state.status === "failed" ? "Process again" : "Process files";
     el.input.disabled = running || state.processRequest;
@@ -866,6 +899,10 @@
 
   el.process.addEventListener("click", processFiles);
   el.reset.addEventListener("click", startOver);
+  el.list.addEventListener("click", function (event) {
+    var button = event.target.closest(".file-remove");
+    if (button) removeFile(button.closest(".file"));
+  });
 
   updateControls();
   if (isRunning(state.status) && state.uploadId) {
