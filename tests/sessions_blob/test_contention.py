@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
-from django.test import Client
+from django.test import AsyncClient, Client
 from django.urls import path
 
 from sessions_blob.backends.storage import SessionStore
@@ -75,3 +76,21 @@ def test_a_session_deleted_meanwhile_still_answers_400(tier: Tier) -> None:
 
     assert response.status_code == 400
     assert not SessionStore().exists(seed.session_key)
+
+
+@pytest.mark.parametrize("tier", ["memory"], indirect=True)
+def test_the_async_chain_answers_503_too(tier: Tier, no_retries: None) -> None:
+    """Under ASGI the middleware saves with asave(): same answer."""
+    seed = SessionStore()
+    seed["mine"] = 0
+    seed.save()
+
+    async def request() -> Any:
+        client = AsyncClient()
+        client.cookies[settings.SESSION_COOKIE_NAME] = seed.session_key
+        return await client.get("/changed-meanwhile")
+
+    response = async_to_sync(request)()
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    assert dict(SessionStore(seed.session_key).items()) == {"mine": 0, "theirs": 1}
