@@ -4,6 +4,9 @@ Every write clamps a session's expiry to ``SESSIONS_BLOB_MAX_AGE`` after the
 write, so an object last written longer ago than that is expired whatever it
 holds: the listing alone decides it. Only younger objects may be live, and
 only they are ever read by the commands and pages that scan the sessions.
+``clearsessions`` reads fewer still: of the younger ones only those with a
+due marker in the expiry index (``records.expiry_index_prefix``, a sibling
+folder, so its markers never appear in this listing).
 """
 
 from __future__ import annotations

@@ -4,7 +4,10 @@ With Django's own middleware a failed session load or save is an unhandled
 exception, so the client gets a 500 as if the site were broken. Here the
 engine's ``StorageUnavailable`` becomes ``503 Service Unavailable`` (rendered
 from a ``503.html`` template when the project has one): the client may retry,
-and nothing was saved over the stored session.
+and nothing was saved over the stored session. So does a write that met a
+newer version on every one of its ``SESSIONS_BLOB_MAX_RETRIES``
+(``ConcurrentUpdateError``, which Django's middleware answers with 400),
+with ``Retry-After: 1``.
 
 Use it in place of ``django.contrib.sessions.middleware.SessionMiddleware``;
 override ``storage_unavailable_response()`` to answer in another format.
@@ -33,12 +36,15 @@ from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
 from django.utils.http import http_date
 
-from sessions_blob.exceptions import StorageUnavailable
+from sessions_blob.exceptions import ConcurrentUpdateError, StorageUnavailable
 
 logger = logging.getLogger("sessions_blob")
 
 #: Seconds a client is asked to wait before trying again.
 RETRY_AFTER = 5
+#: The same when other requests kept changing the session under a write
+#: (``ConcurrentUpdateError``): they are done in a moment.
+CONTENDED_RETRY_AFTER = 1
 
 _PLAIN_BODY = "<h1>Service unavailable</h1><p>Please try again in a moment.</p>"
 
@@ -71,6 +77,8 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 request.session.save()
             except StorageUnavailable as exc:
                 return self._unavailable(request, exc)
+            except ConcurrentUpdateError as exc:
+                return self._contended(request, exc)
             except UpdateError as exc:  # kept as the cause: which one it was
                 raise SessionInterrupted(_INTERRUPTED) from exc
         return self._set_cookie(request, response, saved=saving)
@@ -87,6 +95,8 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 await request.session.asave()
             except StorageUnavailable as exc:
                 return self._unavailable(request, exc)
+            except ConcurrentUpdateError as exc:
+                return self._contended(request, exc)
             except UpdateError as exc:  # kept as the cause: which one it was
                 raise SessionInterrupted(_INTERRUPTED) from exc
         return self._set_cookie(request, response, saved=saving)
@@ -174,6 +184,17 @@ class SessionMiddleware(DjangoSessionMiddleware):
         except TemplateDoesNotExist:
             body = _PLAIN_BODY
         return HttpResponse(body, status=503)
+
+    def _contended(
+        self, request: HttpRequest, exc: ConcurrentUpdateError
+    ) -> HttpResponse:
+        logger.warning(
+            "Session not saved during %s %s: %s", request.method, request.path, exc
+        )
+        response = self.storage_unavailable_response(request, str(exc))
+        response["Retry-After"] = str(CONTENDED_RETRY_AFTER)
+        response["Cache-Control"] = "no-store"
+        return response
 
     def _unavailable(
         self, request: HttpRequest, exc: StorageUnavailable | str

@@ -59,6 +59,53 @@ def object_id_from_name(prefix: str, name: str) -> str | None:
     return candidate if _OBJECT_ID.fullmatch(candidate) else None
 
 
+# -- the expiry index ---------------------------------------------------------------
+#
+# A session whose expiry is its last write plus SESSIONS_BLOB_MAX_AGE (every
+# session saved with the default expiry, when MAX_AGE is SESSION_COOKIE_AGE)
+# is judged from the listing alone. Each session saved with a shorter expiry
+# (``set_expiry()``) has an empty marker object named by the hour it expires
+# in, so that ``clearsessions`` reads only those whose hour has come.
+
+_MARKER_HOUR = "%Y%m%d%H"
+_MARKER = re.compile(r"(\d{10})/([0-9a-f]{64})")
+
+
+def expiry_index_prefix(prefix: str) -> str:
+    """The folder of the expiry markers, a sibling of the session folder
+    (so never in a listing of the sessions)."""
+    folder = prefix.rstrip("/")
+    return f"{folder}-expiry/" if folder else "sessions-blob-expiry/"
+
+
+def needs_expiry_marker(record: SessionRecord, max_age: int) -> bool:
+    """Whether the listing cannot prove when ``record`` expires: it expires
+    more than a second before its write plus ``max_age``."""
+    latest = record.modified + dt.timedelta(seconds=max_age - 1)
+    return record.expires < latest
+
+
+def expiry_marker_name(prefix: str, oid: str, expires: dt.datetime) -> str:
+    hour = expires.astimezone(dt.UTC).strftime(_MARKER_HOUR)
+    return f"{expiry_index_prefix(prefix)}{hour}/{oid}"
+
+
+def parse_expiry_marker(prefix: str, name: str) -> tuple[dt.datetime, str] | None:
+    """``(start of the hour, object id)`` of a marker's name; None for
+    anything else, which is never touched."""
+    folder = expiry_index_prefix(prefix)
+    if not name.startswith(folder):
+        return None
+    match = _MARKER.fullmatch(name[len(folder) :])
+    if match is None:
+        return None
+    try:
+        hour = dt.datetime.strptime(match[1], _MARKER_HOUR).replace(tzinfo=dt.UTC)
+    except ValueError:
+        return None
+    return hour, match[2]
+
+
 def now() -> dt.datetime:
     """The current time in UTC: every time the engine stores is UTC."""
     return dt.datetime.now(dt.UTC)

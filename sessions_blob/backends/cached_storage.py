@@ -15,11 +15,23 @@ A deleted session leaves a tombstone in the cache for a while, and a read
 fills the cache with ``add()``, never ``set()``: a request that read the
 session just before another one deleted it (a logout on another instance)
 cannot put it back in the cache.
+
+The cache never goes back in time. Two writers' cache writes can arrive in
+the other order than their store writes did; had the older copy simply
+replaced the newer one, the next request would read a version older than
+one already acknowledged (its own last increment, say) and compute its
+change from it, and no retry can repair a value computed from stale data.
+So a write replaces the cached copy only if it is newer (each version is
+stamped later than the one it replaced, ``SessionRecord.modified``), checked
+and written under a short lock taken with ``add()``: Django's cache API has
+no compare-and-set, and ``add()`` is atomic on every shared cache backend.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,7 +41,7 @@ from django.core.cache import BaseCache, caches
 from sessions_blob.backends.storage import SessionStore as StorageSessionStore
 from sessions_blob.backends.storage import _Expired, _Unreadable
 from sessions_blob.conf import conf
-from sessions_blob.records import object_id
+from sessions_blob.records import CorruptRecord, SessionRecord, object_id
 from sessions_blob.stores import StoredObject
 
 logger = logging.getLogger("sessions_blob")
@@ -39,6 +51,33 @@ KEY_PREFIX = "sessions_blob:"
 #: longer than any read of the store can take, short enough to cost nothing.
 TOMBSTONE = "deleted"
 TOMBSTONE_TIMEOUT = 300
+#: Seconds a cache write may hold a session's entry (a lock that outlives a
+#: crashed writer); a waiting writer gives up a little after that.
+LOCK_TIMEOUT = 2
+LOCK_SUFFIX = ":lock"
+
+
+def _stamp(body: bytes) -> dt.datetime | None:
+    """When the version in ``body`` was written (None: unreadable)."""
+    try:
+        return SessionRecord.from_bytes(body).modified
+    except CorruptRecord:
+        return None
+
+
+def _entry(version: str, body: bytes) -> tuple[str, bytes, dt.datetime | None]:
+    return (version, body, _stamp(body))
+
+
+def _newer(entry: Any, current: Any) -> bool:
+    """Whether ``entry`` may replace ``current`` in the cache."""
+    if current is None:
+        return True
+    if entry == TOMBSTONE or current == TOMBSTONE:
+        return entry == TOMBSTONE  # a deletion is final
+    if len(current) != 3 or current[2] is None:
+        return True  # a copy of unknown age (an older release's)
+    return entry[2] is not None and entry[2] > current[2]
 
 
 class SessionStore(StorageSessionStore):
@@ -68,14 +107,23 @@ class SessionStore(StorageSessionStore):
             if cached == TOMBSTONE:
                 return None
             if cached is not None:
-                version, body = cached
+                version, body = cached[:2]
                 return StoredObject(data=body, version=version)
         found = super()._read(session_key, fresh=fresh)
-        if found is not None:
-            try:  # add(): never over a newer version or a tombstone
-                self._cache().add(key, (found.version, found.data), conf.MAX_AGE)
-            except Exception:
-                logger.exception("Session cache write failed")
+        if found is None:
+            return None
+        entry = _entry(found.version, found.data)
+        if fresh:
+            # Read because the cached copy would not do (a write met a newer
+            # version, an expired copy): replace it, unless newer by now. Not
+            # worth waiting for: a writer holding the entry brings it up to
+            # date, and each writer's own acknowledged write is what counts.
+            self._put(key, entry, wait=False)
+            return found
+        try:  # add(): never over a newer version or a tombstone
+            self._cache().add(key, entry, conf.MAX_AGE)
+        except Exception:
+            logger.exception("Session cache write failed")
         return found
 
     def _fetch(self, session_key: str, *, fresh: bool = False) -> dict[str, Any] | None:
@@ -89,15 +137,38 @@ class SessionStore(StorageSessionStore):
             return super()._fetch(session_key, fresh=True)
 
     def _written(self, session_key: str, body: bytes, version: str) -> None:
-        try:
-            self._cache().set(
-                self._cache_key(session_key), (version, body), timeout=conf.MAX_AGE
-            )
-        except Exception:
-            logger.exception("Session cache write failed")
+        self._put(self._cache_key(session_key), _entry(version, body))
 
     def _deleted(self, session_key: str) -> None:
-        self.forget([object_id(session_key)])
+        self._put(self._cache_key(session_key), TOMBSTONE)
+
+    @classmethod
+    def _put(cls, key: str, entry: Any, *, wait: bool = True) -> None:
+        """Cache ``entry`` unless the cache holds a newer one (or a tombstone);
+        without ``wait``, give up at once if another write holds the entry."""
+        cache = cls._cache()
+        lock = key + LOCK_SUFFIX
+        try:
+            deadline = time.monotonic() + LOCK_TIMEOUT + 1
+            while not cache.add(lock, 1, LOCK_TIMEOUT):
+                if not wait:
+                    return
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"cache lock {lock} held too long")
+                time.sleep(0.002)
+            try:
+                current = cache.get(key)
+                if _newer(entry, current):
+                    timeout = TOMBSTONE_TIMEOUT if entry == TOMBSTONE else conf.MAX_AGE
+                    cache.set(key, entry, timeout)
+            finally:
+                cache.delete(lock)
+        except Exception:
+            logger.exception("Session cache write failed; dropping the cached copy")
+            try:  # the store answers the next read: never an older copy
+                cache.delete(key)
+            except Exception:
+                logger.exception("Session cache delete failed")
 
     @classmethod
     def forget(cls, object_ids: Iterable[str]) -> None:

@@ -47,7 +47,9 @@ from sessions_blob.records import (
     CorruptRecord,
     SessionRecord,
     aware,
+    expiry_marker_name,
     is_valid_session_key,
+    needs_expiry_marker,
     now,
     object_id,
     object_name,
@@ -80,6 +82,7 @@ class _Loaded:
 
     version: str
     created: dt.datetime
+    modified: dt.datetime
     expires: dt.datetime
     payload: str  # the signed payload as read: decoded again to diff on save
     size: int
@@ -122,6 +125,17 @@ def _off_thread(func: Callable[_P, _R]) -> Callable[_P, Coroutine[Any, Any, _R]]
 
 
 _clamp_warned = False
+
+
+def _successor(moment: dt.datetime, after: dt.datetime | None) -> dt.datetime:
+    """``moment`` as stored (milliseconds), but later than ``after``, the
+    version it replaces: each version of a session is stamped later than the
+    one before, whatever the clocks of the machines that wrote them, so a
+    cache can tell which of two copies is newer."""
+    stamp = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    if after is not None and stamp <= after:
+        stamp = after + dt.timedelta(milliseconds=1)
+    return stamp
 
 
 def _warn_clamped(asked: dt.timedelta) -> None:
@@ -253,8 +267,11 @@ class SessionStore(SessionBase):
         data = self._session  # type: ignore[attr-defined]
         if key is None or self._loaded is None:
             raise UpdateError
-        record, body = self._record(key, data, created=self._loaded.created)
+        record, body = self._record(
+            key, data, created=self._loaded.created, after=self._loaded.modified
+        )
         self._user.before_write(key, data)
+        marker = self._mark(key, record)
         try:
             version = self._store().replace(self._name(key), body, self._loaded.version)
         except ObjectMissing:
@@ -264,6 +281,7 @@ class SessionStore(SessionBase):
             raise ConflictError(
                 f"Session {key[:8]} changed since it was loaded."
             ) from None
+        self._unmark(self._loaded_marker(key), keep=marker)
         self._written(key, body, version)
         self._remember(record, version, len(body))
         self._cleared = False
@@ -274,13 +292,15 @@ class SessionStore(SessionBase):
             if self.session_key is None:
                 return
             session_key = self.session_key
-        data = None
+        data = marker = None
         if session_key == self.session_key:
             data = self._stored_data()
+            marker = self._loaded_marker(session_key)
             self._loaded = None
         if not is_valid_session_key(session_key):
             return
         self._store().delete(self._name(session_key))
+        self._unmark(marker)
         self._deleted(session_key)
         self._user.after_delete(session_key)
         if session_key != self._cycled_key:
@@ -345,7 +365,11 @@ class SessionStore(SessionBase):
         return data
 
     def _record(
-        self, session_key: str, data: dict[str, Any], created: dt.datetime
+        self,
+        session_key: str,
+        data: dict[str, Any],
+        created: dt.datetime,
+        after: dt.datetime | None = None,
     ) -> tuple[SessionRecord, bytes]:
         moment = now()
         expires = self.get_expiry_date(
@@ -360,7 +384,7 @@ class SessionStore(SessionBase):
         record = SessionRecord(
             key_hint=session_key[:KEY_HINT_LENGTH],
             created=created,
-            modified=moment,
+            modified=_successor(moment, after),
             expires=expires,
             payload=self.encode(data),
         )
@@ -373,14 +397,61 @@ class SessionStore(SessionBase):
         self._loaded = _Loaded(
             version=version,
             created=record.created,
+            modified=record.modified,
             expires=record.expires,
             payload=record.payload,
             size=size,
         )
 
+    # The expiry index (records.py): a marker is written before a session
+    # that needs one, and the one of the version replaced is removed after.
+    # A marker lost in a race only delays that session's cleanup until
+    # SESSIONS_BLOB_MAX_AGE after its write, never hastens it.
+
+    @staticmethod
+    def _marker(
+        session_key: str, modified: dt.datetime, expires: dt.datetime
+    ) -> str | None:
+        record = SessionRecord("", modified, modified, expires, "")
+        if not needs_expiry_marker(record, conf.MAX_AGE):
+            return None
+        return expiry_marker_name(conf.PREFIX, object_id(session_key), expires)
+
+    def _loaded_marker(self, session_key: str) -> str | None:
+        if self._loaded is None:
+            return None
+        return self._marker(session_key, self._loaded.modified, self._loaded.expires)
+
+    def _mark(
+        self, session_key: str, record: SessionRecord, *, new: bool = False
+    ) -> str | None:
+        """Write the marker ``record`` needs, unless the loaded version has it
+        (``new``: there is none, even if cycle_key() left one loaded)."""
+        marker = self._marker(session_key, record.modified, record.expires)
+        if marker is not None and (new or marker != self._loaded_marker(session_key)):
+            try:
+                self._store().create(marker, b"")
+            except ObjectExists:
+                pass
+            except StorageUnavailable as exc:
+                # Not worth failing the request: without its marker the
+                # session is only cleaned up later (at SESSIONS_BLOB_MAX_AGE).
+                logger.warning("Expiry marker not written: %s", exc)
+        return marker
+
+    def _unmark(self, marker: str | None, keep: str | None = None) -> None:
+        """Remove a marker no longer needed; cleanup removes it if this fails."""
+        if marker is None or marker == keep:
+            return
+        try:
+            self._store().delete(marker)
+        except StorageUnavailable as exc:
+            logger.warning("Expiry marker not removed (clearsessions will): %s", exc)
+
     def _write_new(self, session_key: str, data: dict[str, Any]) -> None:
         record, body = self._record(session_key, data, created=now())
         self._user.before_write(session_key, data)
+        self._mark(session_key, record, new=True)
         try:
             version = self._store().create(self._name(session_key), body)
         except ObjectExists:
@@ -426,8 +497,14 @@ class SessionStore(SessionBase):
         if not changed and not deleted and not self._needs_refresh():
             return  # unchanged and not near expiry: no write at all
         for attempt in range(conf.MAX_RETRIES + 1):
-            record, body = self._record(session_key, data, created=self._loaded.created)
+            record, body = self._record(
+                session_key,
+                data,
+                created=self._loaded.created,
+                after=self._loaded.modified,
+            )
             self._user.before_write(session_key, data)
+            marker = self._mark(session_key, record)
             try:
                 version = store.replace(name, body, self._loaded.version)
             except ObjectMissing:
@@ -447,6 +524,7 @@ class SessionStore(SessionBase):
                     fresh.pop(key, None)
                 data = self._session_cache = fresh
                 continue
+            self._unmark(self._loaded_marker(session_key), keep=marker)
             self._written(session_key, body, version)
             self._remember(record, version, len(body))
             self._cleared = False

@@ -468,7 +468,8 @@ def test_clear_expired(tier: Tier) -> None:
         session.save()
         expired.append(session.session_key)
     result = clear_expired_sessions()
-    assert (result.examined, result.read, result.deleted) == (5, 5, 2)
+    # Only the set_expiry() ones are read: the listing proves the others live.
+    assert (result.examined, result.read, result.deleted) == (5, 2, 2)
     assert all(stored(key) is None for key in expired)
     assert all(stored(key) is not None for key in live)
     again = clear_expired_sessions()

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from io import StringIO
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.core.cache import caches
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.checks import run_checks
 from django.core.management import call_command
+from django.http import HttpRequest, JsonResponse
+from django.test import Client
+from django.urls import path
 
 from sessions_blob import operations
 from sessions_blob.backends.cached_storage import SessionStore
@@ -161,3 +173,146 @@ def test_an_expired_copy_in_the_cache_is_checked_against_the_store(
     tier.calls.clear()
     assert SessionStore(live.session_key).load() == {"a": 1}
     assert tier.calls == {"read": 1}
+
+
+class HeldCache(LocMemCache):
+    """Django's locmem cache whose next ``set()`` of one session's entry can be
+    held back: a cache write that arrives late, as over a busy network."""
+
+    held: ClassVar[dict[str, _Hold]] = {}
+
+    def set(
+        self, key: str, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None
+    ) -> None:
+        hold = next((h for k, h in self.held.items() if key.endswith(k)), None)
+        if hold is not None:
+            del self.held[hold.oid]
+            hold.reached.set()
+            assert hold.release.wait(10)
+        super().set(key, value, timeout, version)
+
+
+@dataclass
+class _Hold:
+    oid: str
+    reached: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+
+@pytest.fixture
+def held_cache(settings: Any) -> type[HeldCache]:
+    settings.CACHES = {
+        **settings.CACHES,
+        "held": {
+            "BACKEND": f"{__name__}.HeldCache",
+            "LOCATION": uuid.uuid4().hex,
+        },
+    }
+    settings.SESSION_CACHE_ALIAS = "held"
+    settings.SESSION_ENGINE = "sessions_blob.backends.cached_storage"
+    return HeldCache
+
+
+def _in_thread(target: Callable[[], None]) -> tuple[threading.Thread, list[Any]]:
+    errors: list[Any] = []
+
+    def run() -> None:
+        try:
+            target()
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, errors
+
+
+def _increment(key: str, name: str) -> None:
+    session = SessionStore(key)
+    session[name] = session.get(name, 0) + 1
+    session.save()
+
+
+@pytest.mark.parametrize("tier", ["memory", "s3"], indirect=True)
+def test_a_late_cache_write_loses_no_acknowledged_increment(
+    tier: Tier, held_cache: type[HeldCache]
+) -> None:
+    """Writer A's cache write lands after writer B's: the cache must not end
+    up older than B's acknowledged write, or B's next increment repeats it."""
+    seed = SessionStore()
+    seed.update({"a": 0, "b": 0})
+    seed.save()
+    key = seed.session_key
+    hold = _Hold(object_id(key))
+    held_cache.held[hold.oid] = hold
+
+    a, a_errors = _in_thread(lambda: _increment(key, "a"))  # a=1 stored, cache held
+    assert hold.reached.wait(10)
+    b, b_errors = _in_thread(lambda: _increment(key, "b"))  # reads a=0, b=0
+    # B's store write goes through (its conditional write fails, it re-reads
+    # and re-applies b=1) while A's cache write is held; unless B waits for
+    # A's cache write to be done (less than the cache lock's timeout).
+    deadline = time.monotonic() + 1
+    while UncachedStore(key).get("b") != 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    b.join(0.1)
+    hold.release.set()  # A's late cache write lands now
+    a.join(10)
+    b.join(10)
+    assert a_errors == b_errors == []
+
+    _increment(key, "b")  # B's next request: must start from b=1
+    assert dict(UncachedStore(key).items()) == {"a": 1, "b": 2}
+    assert dict(SessionStore(key).items()) == {"a": 1, "b": 2}
+
+
+def bump(request: HttpRequest) -> JsonResponse:
+    """Increment the session's counter named by ``?name=``."""
+    name = request.GET["name"]
+    request.session[name] = request.session.get(name, 0) + 1
+    return JsonResponse({name: request.session[name]})
+
+
+urlpatterns = [path("bump", bump)]
+
+CLIENTS = 16
+INCREMENTS = 16
+
+
+@pytest.mark.urls(__name__)
+@pytest.mark.parametrize("tier", ["s3"], indirect=True)
+def test_shared_cookie_keeps_every_increment(tier: Tier, redis_cache: str) -> None:
+    """16 clients on one cookie, each incrementing its own counter: every
+    increment answered 200 is kept, and none answered otherwise is (the
+    issue's shared-cookie run). A 503 (a write that met a newer version on
+    every retry) is retried, as its Retry-After asks."""
+    first = Client()
+    assert first.get("/bump", {"name": "seed"}).status_code == 200
+    cookie = first.cookies[settings.SESSION_COOKIE_NAME].value
+    statuses: Counter[int] = Counter()
+    barrier = threading.Barrier(CLIENTS)
+
+    def client_run(n: int) -> None:
+        client = Client()
+        client.cookies[settings.SESSION_COOKIE_NAME] = cookie
+        barrier.wait()
+        acknowledged = 0
+        while acknowledged < INCREMENTS:
+            response = client.get("/bump", {"name": f"c{n}"})
+            statuses[response.status_code] += 1
+            if response.status_code == 200:
+                acknowledged += 1
+                assert response.json() == {f"c{n}": acknowledged}
+            else:
+                assert response.status_code == 503, response.status_code
+                assert response["Retry-After"] == "1"
+                time.sleep(0.01)  # not the second it asks for: a test
+
+    runs = [_in_thread(lambda n=n: client_run(n)) for n in range(CLIENTS)]
+    for thread, _ in runs:
+        thread.join(60)
+    assert [e for _, errors in runs for e in errors] == []
+    assert statuses[200] == CLIENTS * INCREMENTS
+    assert set(statuses) <= {200, 503}
+    kept = dict(UncachedStore(cookie).items())
+    assert kept == {"seed": 1} | {f"c{n}": INCREMENTS for n in range(CLIENTS)}

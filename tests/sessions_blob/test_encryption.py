@@ -185,7 +185,9 @@ def test_cached_tier_caches_ciphertext(encrypted: Any, redis_cache: str) -> None
     session["card"] = SECRET
     session.save()
     assert session.session_key is not None
-    _version, body = caches[redis_cache].get(session._cache_key(session.session_key))
+    _version, body, *_ = caches[redis_cache].get(
+        session._cache_key(session.session_key)
+    )
     assert not reveals(body, SECRET)
     assert CachedStore(session.session_key)["card"] == SECRET
 
