@@ -75,12 +75,8 @@ class SessionMiddleware(DjangoSessionMiddleware):
         if saving:
             try:
                 request.session.save()
-            except StorageUnavailable as exc:
-                return self._unavailable(request, exc)
-            except ConcurrentUpdateError as exc:
-                return self._contended(request, exc)
-            except UpdateError as exc:  # kept as the cause: which one it was
-                raise SessionInterrupted(_INTERRUPTED) from exc
+            except (StorageUnavailable, UpdateError) as exc:
+                return self._save_failed(request, exc)
         return self._set_cookie(request, response, saved=saving)
 
     async def aprocess_response(
@@ -93,13 +89,18 @@ class SessionMiddleware(DjangoSessionMiddleware):
         if saving:
             try:
                 await request.session.asave()
-            except StorageUnavailable as exc:
-                return self._unavailable(request, exc)
-            except ConcurrentUpdateError as exc:
-                return self._contended(request, exc)
-            except UpdateError as exc:  # kept as the cause: which one it was
-                raise SessionInterrupted(_INTERRUPTED) from exc
+            except (StorageUnavailable, UpdateError) as exc:
+                return self._save_failed(request, exc)
         return self._set_cookie(request, response, saved=saving)
+
+    def _save_failed(self, request: HttpRequest, exc: Exception) -> HttpResponse:
+        """The answer when the session could not be saved: 503 while the store
+        is down or the retries ran out, else Django's SessionInterrupted."""
+        if isinstance(exc, StorageUnavailable):
+            return self._unavailable(request, exc)
+        if isinstance(exc, ConcurrentUpdateError):
+            return self._contended(request, exc)
+        raise SessionInterrupted(_INTERRUPTED) from exc  # the cause says which
 
     @staticmethod
     def _load_failed(request: HttpRequest, response: HttpResponse) -> bool:
