@@ -7,6 +7,13 @@ a write succeeds only if the stored version is still the one this request
 loaded; otherwise the request's own changes (keys set, keys deleted) are
 applied to the newer version and the write is retried. Concurrent requests
 that change different keys of one session therefore all keep their changes.
+
+Why one module of over 500 lines: ``SessionStore`` is one ``SessionBase``
+subclass whose create, save, merge-and-retry, delete and expiry-index upkeep
+share its loaded version (``_Loaded``) and must change together; the store
+mechanics (``stores/``), the record format (``records``), sealing
+(``crypto``), the user index (``user_index``) and cleanup (``cleanup``) are
+already elsewhere.
 """
 
 from __future__ import annotations
