@@ -280,12 +280,15 @@ INCREMENTS = 16
 
 
 @pytest.mark.urls(__name__)
-@pytest.mark.parametrize("tier", ["s3"], indirect=True)
+@pytest.mark.parametrize("tier", ["s3cas"], indirect=True)
 def test_shared_cookie_keeps_every_increment(tier: Tier, redis_cache: str) -> None:
     """16 clients on one cookie, each incrementing its own counter: every
     increment answered 200 is kept, and none answered otherwise is (the
     issue's shared-cookie run). A 503 (a write that met a newer version on
-    every retry) is retried, as its Retry-After asks."""
+    every retry) is retried, as its Retry-After asks. On the atomic front:
+    moto's own conditional PUT is not atomic, and under load it once let two
+    writers of one version win (a lost increment that was moto's, not the
+    engine's)."""
     first = Client()
     assert first.get("/bump", {"name": "seed"}).status_code == 200
     cookie = first.cookies[settings.SESSION_COOKIE_NAME].value

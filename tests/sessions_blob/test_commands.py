@@ -380,7 +380,8 @@ def test_doctor_finds_conditional_writes_that_are_not_atomic(
     assert code == 3
     finding = found["conditional writes"]
     assert finding["level"] == "error"
-    assert "not atomic: 8 of 8 concurrent writers" in finding["title"]
+    # Racers are let through together; under load a few may still lose.
+    assert re.search(r"not atomic: [2-8] of 8 concurrent writers", finding["title"])
     assert "precondition failed" in proxy.outcomes()  # the sequential checks
     assert tier.s3.client().list_objects_v2(Bucket=bucket).get("KeyCount") == 0
     settings.SESSIONS_BLOB_REQUIRE_CONDITIONAL_WRITES = True

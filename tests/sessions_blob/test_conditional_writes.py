@@ -10,6 +10,7 @@ second step (``FaultProxy.check_then_write()``), so racers all win.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -200,7 +201,9 @@ def test_first_use_race_finds_a_store_that_checks_then_writes(
     warnings = [
         r.getMessage() for r in caplog.records if "conditional" in r.getMessage()
     ]
-    assert len(warnings) == 1 and "8 of 8 concurrent writers" in warnings[0]
+    # All racers are let through together; under load some may still lose.
+    assert len(warnings) == 1
+    assert re.search(r"\b[2-8] of 8 concurrent writers", warnings[0]), warnings[0]
     store = object_store()
     assert store is not trusting and isinstance(store, S3ObjectStore)
     assert store.conditional_writes is False and not store.atomic
