@@ -16,6 +16,7 @@ from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import Problems
+from tests.browser.test_pages import throttle_uploads
 from tests.support.faultproxy import FaultProxy
 from tests.support.s3 import S3Endpoint
 from tests.uploads.test_direct import csv_of
@@ -75,6 +76,8 @@ def test_a_large_file_goes_to_s3_in_parts_with_progress_and_a_retry(
     )
     problems.expected_statuses.add(503)
     page.goto("/")
+    # About 4 s on the wire, so the progress bar is seen between 0 and 100.
+    unthrottle = throttle_uploads(page, 3 * MiB)
     progress: list[float] = []
     page.expose_function("recordProgress", lambda value: progress.append(value))
 
@@ -96,6 +99,7 @@ def test_a_large_file_goes_to_s3_in_parts_with_progress_and_a_retry(
     expect(row.locator(".file-badge")).to_have_text("Uploaded", timeout=30_000)
     expect(row.locator(".file-progress")).to_have_js_property("value", 100)
     expect(row.locator(".file-bytes")).to_have_attribute("data-loaded", str(len(data)))
+    unthrottle(-1)
     assert any(0 < value < 100 for value in progress)  # byte progress on the way
     puts = part_puts(on_s3)
     assert sorted(set(puts)) == [

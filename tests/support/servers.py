@@ -164,7 +164,6 @@ def manage(env: dict[str, str], *args: str, timeout: float = 120) -> str:
     return done.stdout.decode(errors="replace")
 
 
-@contextlib.contextmanager
 def db_worker_argv(worker_id: str, *, interval: float) -> list[str]:
     """django-tasks-db's worker, polling every ``interval`` seconds."""
     return [
@@ -180,6 +179,7 @@ def db_worker_argv(worker_id: str, *, interval: float) -> list[str]:
     ]
 
 
+@contextlib.contextmanager
 def worker(
     env: dict[str, str], log_dir: Path, name: str
 ) -> Iterator[subprocess.Popen[bytes]]:

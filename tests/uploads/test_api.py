@@ -604,8 +604,10 @@ def test_get_session(api: Api, backend: Backend) -> None:
         "files",
         "progress",
         "analyticsUrl",
+        "nullMarkers",
     }
     assert body["progress"] is None  # only while processing
+    assert body["nullMarkers"] == {"add": [], "remove": []}
     assert body["statusMessage"] == "1 file uploaded and ready to process."
     assert set(body["files"][0]) == {
         "id",

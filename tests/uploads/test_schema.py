@@ -30,6 +30,7 @@ def test_schema_validates_without_warnings(tmp_path: Path) -> None:
         "/api/direct-uploads/{file_id}/parts",
         "/api/direct-uploads/{file_id}/complete",
         "/api/direct-upload-parts/{token}",
+        "/api/sessions/{upload_id}/files/{file_id}/profile",
     }
     begin = schema["paths"]["/api/direct-uploads"]["post"]
     assert "X-Session-ID" in begin["responses"]["201"]["headers"]

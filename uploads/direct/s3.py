@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 
 from django.core.files.storage import Storage
 
-from sessions_blob.stores.s3_client import shared_client
 from uploads.direct.base import (
     Completed,
     ReceivedPart,
@@ -66,6 +65,10 @@ class S3DirectStore:
         with SigV4, the only signature that can bind a presigned URL's length
         and checksum (botocore presigns with SigV2 for endpoints it does not
         know unless told otherwise)."""
+        # Imported here: boto3 loads once a request reaches the store, not
+        # at start-up (a serverless cold start).
+        from sessions_blob.stores.s3_client import shared_client
+
         return shared_client(self.storage, signature_version="s3v4")  # type: ignore[arg-type]
 
     def key(self, name: str) -> str:
