@@ -218,7 +218,9 @@ def test_a_50_mb_csv_from_upload_to_delete_each_request_on_a_fresh_instance(
     assert snapshot(deployment.code) == code_before  # nothing written there
     # no request loaded the profiler's engines; only those that reached the
     # store loaded boto3 (not the first page, not the stylesheet)
-    assert front.function.invocations == len(front.function.loaded) >= 12
+    # at least: page, begin, sign, complete, process, one poll, analytics,
+    # dashboard, stylesheet, delete, gone (more polls when the worker is slow)
+    assert front.function.invocations == len(front.function.loaded) >= 11
     assert {name for names in front.function.loaded for name in names} == {"boto3"}
     assert css_loaded == []
 
