@@ -22,8 +22,8 @@ from sessions_blob import inspection
 from sessions_blob.admin import OBJECT_ID, DetailSection, StoredSessionAdmin
 from sessions_blob.inspection import SessionObject
 from sessions_blob.models import StoredSession
-from uploads.cleanup import uploads_storage
 from uploads.documents import StoredFile, UploadDocument, owned_upload
+from uploads.services.files import uploads_storage
 
 
 def _document(session: SessionObject) -> UploadDocument | None:

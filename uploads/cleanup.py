@@ -28,13 +28,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.files.storage import FileSystemStorage, Storage, storages
+from django.core.files.storage import FileSystemStorage, Storage
 
 from sessions_blob import inspection
 from sessions_blob.listing import batched
 from sessions_blob.signals import DeletedSession
 from sessions_blob.stores import ObjectInfo, object_store_for
-from uploads.conf import conf
 from uploads.direct import S3DirectStore, is_s3
 from uploads.documents import (
     SESSION_KEY,
@@ -44,6 +43,7 @@ from uploads.documents import (
     owned_upload,
     upload_folder,
 )
+from uploads.services.files import uploads_storage
 
 logger = logging.getLogger("uploads")
 
@@ -52,10 +52,6 @@ BATCH = 1000
 DELETE_WORKERS = 8
 
 ProgressCallback = Callable[[int, int | None], None]  # (done, total or None)
-
-
-def uploads_storage() -> Storage:
-    return storages[conf.STORAGE_ALIAS]
 
 
 def _delete(storage: Storage, names: Iterable[str]) -> int:

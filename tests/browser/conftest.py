@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -164,3 +164,24 @@ def session_key(page: Page) -> str:
         if cookie["name"] == settings.SESSION_COOKIE_NAME:
             return str(cookie["value"])
     raise AssertionError("no session cookie")
+
+
+def throttle_uploads(page: Page, bytes_per_second: int) -> Callable[[int], None]:
+    """Slow the page's uploads down (DevTools network emulation), so that the
+    progress bars move visibly on loopback; -1 lifts the limit."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+
+    def apply(rate: int) -> None:
+        cdp.send(
+            "Network.emulateNetworkConditions",
+            {
+                "offline": False,
+                "latency": 0,
+                "downloadThroughput": -1,
+                "uploadThroughput": rate,
+            },
+        )
+
+    apply(bytes_per_second)
+    return apply

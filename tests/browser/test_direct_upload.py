@@ -15,8 +15,7 @@ from django.core.files.storage import storages
 from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Problems
-from tests.browser.test_pages import throttle_uploads
+from tests.browser.conftest import Problems, throttle_uploads
 from tests.support.faultproxy import FaultProxy
 from tests.support.s3 import S3Endpoint
 from tests.uploads.test_direct import csv_of

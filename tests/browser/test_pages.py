@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import Problems, session_key, watch
+from tests.browser.conftest import Problems, session_key, throttle_uploads, watch
 from tests.support.uploads import edit_upload
 from uploads import services
 from uploads.documents import UploadDocument
@@ -76,27 +76,6 @@ def _month_day(day_of_year: int) -> tuple[int, int]:
 
 def csv_file(name: str, data: bytes) -> dict[str, Any]:
     return {"name": name, "mimeType": "text/csv", "buffer": data}
-
-
-def throttle_uploads(page: Page, bytes_per_second: int) -> Any:
-    """Slow the page's uploads down (DevTools network emulation), so that the
-    progress bars move visibly on loopback; -1 lifts the limit."""
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("Network.enable")
-
-    def apply(rate: int) -> None:
-        cdp.send(
-            "Network.emulateNetworkConditions",
-            {
-                "offline": False,
-                "latency": 0,
-                "downloadThroughput": -1,
-                "uploadThroughput": rate,
-            },
-        )
-
-    apply(bytes_per_second)
-    return apply
 
 
 def drop_files(page: Page, files: list[tuple[str, bytes]]) -> None:
