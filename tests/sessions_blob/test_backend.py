@@ -276,9 +276,7 @@ def test_concurrent_changes_to_different_keys_all_survive(
     tier: Tier, settings: Any
 ) -> None:
     if not tier.atomic:
-        pytest.skip(
-            "check-then-write mode (no conditional PUTs) documents lost updates"
-        )
+        pytest.skip("no atomic conditional PUTs on this tier: lost updates possible")
     # Lost updates are under test, not the retry budget: on the atomic front,
     # with the machine loaded, 2 of 50 writers of one session outlasted the
     # default 16 retries (ConcurrentUpdateError: refused, not lost).

@@ -98,7 +98,7 @@ def test_login_and_logout_through_django_auth(
 @pytest.mark.parametrize("tier", RACE_TIERS, indirect=True)
 def test_concurrent_logins_of_one_user_are_all_indexed(tier: Tier) -> None:
     if not tier.atomic:
-        pytest.skip("check-then-write mode (no conditional PUTs) can lose updates")
+        pytest.skip("no atomic conditional PUTs on this tier")
     keys: list[str] = []
     barrier = threading.Barrier(5)
 
