@@ -188,6 +188,11 @@ SESSIONS_BLOB_REQUIRE_CONDITIONAL_WRITES = env_bool(
     "SESSIONS_BLOB_REQUIRE_CONDITIONAL_WRITES", False
 )
 SESSIONS_BLOB_ENCRYPT = env_bool("SESSIONS_BLOB_ENCRYPT", False)
+# The race runs once per process: on Lambda that is every cold start, so a
+# deployment on a store known to be atomic (AWS S3) may turn it off.
+SESSIONS_BLOB_PROBE_CONDITIONAL_WRITES = env_bool(
+    "SESSIONS_BLOB_PROBE_CONDITIONAL_WRITES", True
+)
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 24 * 60 * 60)
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG and bool(S3_BUCKET))
 SESSION_COOKIE_HTTPONLY = True

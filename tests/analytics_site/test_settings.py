@@ -56,6 +56,24 @@ def test_a_production_like_environment_passes_check_deploy(tmp_path: Path) -> No
     assert "security.W004" in plain.stdout + plain.stderr  # the defaults are off
 
 
+def test_the_conditional_write_race_can_be_turned_off_from_the_environment(
+    tmp_path: Path,
+) -> None:
+    """On Lambda the once-per-process race runs on every cold start; a
+    deployment on AWS S3 turns it off with one variable."""
+    show = (
+        "from django.conf import settings as s; "
+        "from sessions_blob.conf import conf; "
+        "print(s.SESSIONS_BLOB_PROBE_CONDITIONAL_WRITES, conf.PROBE_CONDITIONAL_WRITES)"
+    )
+    env = {"VAR_DIR": str(tmp_path)}
+    default = run(env, "manage.py", "shell", "-v", "0", "-c", show)
+    assert default.stdout.split() == ["True", "True"], default.stderr
+    off = {**env, "SESSIONS_BLOB_PROBE_CONDITIONAL_WRITES": "0"}
+    turned_off = run(off, "manage.py", "shell", "-v", "0", "-c", show)
+    assert turned_off.stdout.split() == ["False", "False"], turned_off.stderr
+
+
 def test_tampered_sessions_reach_the_log_with_debug_off(tmp_path: Path) -> None:
     """The warning for a tampered session object goes to the console in
     production settings (Django's default logging drops it when DEBUG is off)."""
