@@ -15,7 +15,10 @@ database on 127.0.0.1:5432, created and dropped here). It prints req/s,
 p50/p99 and ratios: each engine against Django's db backend on the same
 server, and each engine under ASGI against itself under WSGI.
 
-Then the shared-cookie run on every server and engine: 16 clients on one
+Then the read run: the same clients only read their sessions (the view
+changes nothing, so no engine writes), where the cached tier answers from
+Redis as Django's cache backend does. Then the shared-cookie run on every
+server and engine: 16 clients on one
 cookie, each incrementing its own key 30 times; it prints the increments
 kept of those attempted (a lost update is one acknowledged with 200 and gone).
 
@@ -401,6 +404,7 @@ def ratio(a: float, b: float) -> str:
 
 def report(
     results: dict[tuple[str, str], Run],
+    reads: dict[tuple[str, str], Run],
     shared: dict[tuple[str, str], tuple[int, int, int]],
     args: argparse.Namespace,
 ) -> None:
@@ -438,6 +442,15 @@ def report(
                     f"{ratio(asgi.rate, wsgi.rate):>7} "
                     f"{ratio(asgi.p(0.5), wsgi.p(0.5)):>7}"
                 )
+    print("\nReads only (GET /read: the session is loaded, nothing is saved)")
+    print(f"{'server':<14} {'engine':<31} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7}")
+    for kind in SERVERS:
+        for engine in ENGINES:
+            if run := reads.get((kind, engine)):
+                print(
+                    f"{kind:<14} {ENGINE_LABELS[engine]:<31} {run.rate:>7.0f} "
+                    f"{run.p(0.5):>7.1f} {run.p(0.99):>7.1f}"
+                )
     s3_wsgi = results.get(("gunicorn", "blob-s3"))
     db_wsgi = results.get(("gunicorn", "django-db"))
     print("\ntargets")
@@ -454,6 +467,14 @@ def report(
             "  engine on S3, gunicorn >= 0.5x Django's db backend: "
             f"{ratio(s3_wsgi.rate, db_wsgi.rate)}"
         )
+    for kind in SERVERS:
+        tier = reads.get((kind, "cached-tier"))
+        cache = reads.get((kind, "django-cache"))
+        if tier and cache:
+            print(
+                f"  cached tier reads, {kind}: Django's cache backend's req/s "
+                f"within 1.2x of the tier's: {ratio(cache.rate, tier.rate)}"
+            )
     print(
         f"\nShared cookie: {SHARED_CLIENTS} clients on one session, each "
         f"incrementing its own key {SHARED_INCREMENTS} times"
@@ -491,6 +512,7 @@ def main() -> int:
     (work / "bench_settings.py").write_text(SETTINGS)
     (work / "bench_urls.py").write_text(URLS)
     results: dict[tuple[str, str], Run] = {}
+    reads: dict[tuple[str, str], Run] = {}
     shared: dict[tuple[str, str], tuple[int, int, int]] = {}
     # bench/load.py's database(): a scratch PostgreSQL database in queue mode.
     with (
@@ -520,13 +542,17 @@ def main() -> int:
                         throughput(host, port, args.clients, args.seconds, view(kind))
                     )
                     results[kind, engine] = run
+                    reads[kind, engine] = asyncio.run(
+                        throughput(host, port, args.clients, args.seconds, "/read")
+                    )
                     shared[kind, engine] = asyncio.run(shared_cookie(host, port))
                 print(
-                    f"{run.rate:.0f} req/s, p50 {run.p(0.5):.1f} ms, shared cookie "
+                    f"{run.rate:.0f} req/s, p50 {run.p(0.5):.1f} ms, reads "
+                    f"{reads[kind, engine].rate:.0f} req/s, shared cookie "
                     f"kept {shared[kind, engine][0]}/{shared[kind, engine][2]}",
                     flush=True,
                 )
-    report(results, shared, args)
+    report(results, reads, shared, args)
     print(f"(server logs in {work})")
     return 0
 

@@ -5,7 +5,8 @@ written longer ago than ``SESSIONS_BLOB_MAX_AGE`` is expired, and a younger
 one is live unless the expiry index (``records.expiry_marker_name``) has a
 marker for it whose hour has come. Only those are read (in parallel, since
 each read is a round trip), so a run over sessions saved with the default
-expiry reads nothing. Expired ones are deleted in batches (one
+expiry reads nothing. On S3 the listing itself runs as 16 at once
+(``listing.session_objects``). Expired ones are deleted in batches (one
 ``DeleteObjects`` per 1,000 on S3), with their markers; markers whose session
 is gone or no longer needs them go too. Receivers of ``sessions_deleted``
 hear of each batch (reason ``"expired"``, without the sessions' data: most

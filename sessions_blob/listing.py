@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from sessions_blob.conf import conf
 from sessions_blob.records import object_id_from_name
-from sessions_blob.stores import ObjectInfo, ObjectStore
+from sessions_blob.stores import ObjectInfo, ObjectPage, ObjectStore
 
 T = TypeVar("T")
 
@@ -55,12 +55,44 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield batch
 
 
+#: The first characters of object ids (hex digests): each names one
+#: sixteenth of the sessions, listed beside the others.
+ID_SHARDS = "0123456789abcdef"
+#: Names per listing call: S3's maximum.
+LISTING_PAGE = 1000
+
+
 def session_objects(store: ObjectStore) -> Iterator[ObjectInfo]:
-    """Every session object in the listing; anything else under the prefix
-    (not named like a session object) is never touched."""
-    for info in store.list(conf.PREFIX):
+    """Every session object in the listing, in no set order; anything else
+    under the prefix (not named like a session object) is never touched."""
+    listed = _listed_by_shard(store) if store.pages_by_name else store.list(conf.PREFIX)
+    for info in listed:
         if object_id_from_name(conf.PREFIX, info.name) is not None:
             yield info
+
+
+def _listed_by_shard(store: ObjectStore) -> Iterator[ObjectInfo]:
+    """The listing of each id shard, a page of every shard at a time.
+
+    An S3 listing is one round trip per 1,000 names, each waiting for the
+    last one's token: a million sessions is a thousand calls in a row. Split
+    by the ids' first character, the shards' pages are fetched at once, and
+    a consumer that stops early stops after the round it was given.
+    """
+
+    def page(shard: str, token: str | None) -> ObjectPage:
+        return store.list_page(conf.PREFIX + shard, token=token, limit=LISTING_PAGE)
+
+    tokens: dict[str, str | None] = dict.fromkeys(ID_SHARDS)
+    while tokens:
+        shards = list(tokens)
+        pages = read_pool().map(page, shards, tokens.values())
+        following: dict[str, str | None] = {}
+        for shard, listed in zip(shards, pages, strict=True):
+            yield from listed.items
+            if listed.next_token is not None:
+                following[shard] = listed.next_token
+        tokens = following
 
 
 def object_id_of(info: ObjectInfo) -> str:

@@ -73,6 +73,9 @@ class ObjectStore(abc.ABC):
     kind = "generic"
     #: Whether the store has lifecycle rules (``lifecycle_rules()``, ...).
     supports_lifecycle = False
+    #: Whether ``list_page`` is one round trip for a page of names in name
+    #: order (S3), so that listings of several prefixes can run at once.
+    pages_by_name = False
 
     def __init__(self, storage: Storage) -> None:
         self.storage = storage

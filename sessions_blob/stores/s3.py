@@ -144,6 +144,7 @@ class S3ObjectStore(ObjectStore):
     storage: S3Storage
     kind = "s3"
     supports_lifecycle = True
+    pages_by_name = True
 
     def __init__(self, storage: S3Storage) -> None:
         super().__init__(storage)

@@ -129,6 +129,31 @@ def test_default_expiry_sessions_are_never_read(bucket: str, proxy: FaultProxy) 
     assert markers_under(settings.SESSIONS_BLOB_PREFIX) == []
 
 
+def test_s3_listings_of_the_id_shards_page_to_their_ends(
+    bucket: str, proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On S3 each first character of the ids is listed on its own, at once,
+    each listing following its own continuation tokens: every session is
+    examined once, however the pages fall."""
+    monkeypatch.setattr("sessions_blob.listing.LISTING_PAGE", 2)
+    keys = [default(n=n).session_key for n in range(36)]
+    gone = [custom(-60, n=n).session_key for n in range(4)]
+    proxy.requests.clear()
+
+    result = clear_expired_sessions()
+
+    assert (result.examined, result.read, result.deleted) == (40, 4, 4)
+    listings = [seen.path for seen in proxy.requests if "list-type" in seen.path]
+    prefixes = {re.search(r"prefix=([^&]*)", path) for path in listings}
+    # The expiry index's folder, and each of the 16 shards.
+    assert len({found.group(1) for found in prefixes if found}) == 17
+    # 40 names, 2 a page: at least 20 pages, at most 16 of them first pages.
+    assert sum("continuation-token" in path for path in listings) >= 4
+    assert all(SessionStore().exists(key) for key in keys)
+    assert not any(SessionStore().exists(key) for key in gone)
+    assert "examined 36 sessions, read 0" in run("-v", "2")
+
+
 def markers_under(prefix: str) -> list[str]:
     from sessions_blob.stores import object_store
 
