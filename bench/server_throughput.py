@@ -15,12 +15,15 @@ database on 127.0.0.1:5432, created and dropped here). It prints req/s,
 p50/p99 and ratios: each engine against Django's db backend on the same
 server, and each engine under ASGI against itself under WSGI.
 
-Then the read run: the same clients only read their sessions (the view
-changes nothing, so no engine writes), where the cached tier answers from
-Redis as Django's cache backend does. Then the shared-cookie run on every
-server and engine: 16 clients on one
-cookie, each incrementing its own key 30 times; it prints the increments
-kept of those attempted (a lost update is one acknowledged with 200 and gone).
+Before them, the S3 endpoint's own ceiling: raw boto3 GET + PUT cycles of a
+session-sized object on as many threads, with no web server, which no
+engine on S3 can pass on this endpoint. After each increment run, the read
+run: the same clients only read their sessions (the view changes nothing, so
+no engine writes), where the cached tier answers from Redis as Django's
+cache backend does. Then the shared-cookie run on every server and engine:
+16 clients on one cookie, each incrementing its own key 30 times; it prints
+the increments kept of those attempted (a lost update is one acknowledged
+with 200 and gone).
 
     .venv/bin/python bench/server_throughput.py [--seconds 20] [--clients 32]
 
@@ -327,6 +330,48 @@ class Run:
         self.errors[what] = self.errors.get(what, 0) + 1
 
 
+def endpoint_ceiling(endpoint: str, clients: int, seconds: float) -> Run:
+    """The S3 endpoint's own ceiling for what a session request costs there:
+    ``clients`` threads, each a GET then a PUT of a session-sized object,
+    through one boto3 client, with no web server and no Django."""
+    import threading
+
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+        config=Config(max_pool_connections=clients, s3={"addressing_style": "path"}),
+    )
+    body = b'{"count": 1}' + b" " * 180
+    for n in range(clients):
+        client.put_object(Bucket="throughput", Key=f"ceiling/{n}", Body=body)
+    run = Run()
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def cycles(n: int) -> None:
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            client.get_object(Bucket="throughput", Key=f"ceiling/{n}")["Body"].read()
+            client.put_object(Bucket="throughput", Key=f"ceiling/{n}", Body=body)
+            with lock:
+                run.latencies.append(time.perf_counter() - started)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=cycles, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    run.elapsed = time.monotonic() - started
+    return run
+
+
 async def throughput(
     host: str, port: int, clients: int, seconds: float, view: str = "/increment"
 ) -> Run:
@@ -404,6 +449,7 @@ def ratio(a: float, b: float) -> str:
 
 def report(
     results: dict[tuple[str, str], Run],
+    ceiling: Run | None,
     reads: dict[tuple[str, str], Run],
     shared: dict[tuple[str, str], tuple[int, int, int]],
     args: argparse.Namespace,
@@ -467,6 +513,18 @@ def report(
             "  engine on S3, gunicorn >= 0.5x Django's db backend: "
             f"{ratio(s3_wsgi.rate, db_wsgi.rate)}"
         )
+    if ceiling and s3_wsgi:
+        print(
+            f"  the endpoint's ceiling, raw boto3 GET + PUT on {args.clients} "
+            f"threads (no server): {ceiling.rate:.0f} cycles/s, p50 "
+            f"{ceiling.p(0.5):.1f} ms; the engine under gunicorn reaches "
+            f"{ratio(s3_wsgi.rate, ceiling.rate)} of it"
+        )
+        if db_wsgi:
+            print(
+                f"  0.5x Django's db backend is {db_wsgi.rate / 2:.0f} req/s: "
+                f"{ratio(db_wsgi.rate / 2, ceiling.rate)} of that ceiling"
+            )
     for kind in SERVERS:
         tier = reads.get((kind, "cached-tier"))
         cache = reads.get((kind, "django-cache"))
@@ -533,6 +591,14 @@ def main() -> int:
         }
         if "django-db" in engines:
             migrate(project("django-db", s3, work, db_url), work)
+        ceiling = None
+        if "blob-s3" in engines:
+            ceiling = endpoint_ceiling(endpoint, args.clients, args.seconds)
+            print(
+                f"raw boto3 GET + PUT, {args.clients} threads: "
+                f"{ceiling.rate:.0f} cycles/s, p50 {ceiling.p(0.5):.1f} ms",
+                flush=True,
+            )
         for kind in servers:
             for engine in engines:
                 config = project(engine, s3, work, db_url, kind)
@@ -552,7 +618,7 @@ def main() -> int:
                     f"kept {shared[kind, engine][0]}/{shared[kind, engine][2]}",
                     flush=True,
                 )
-    report(results, reads, shared, args)
+    report(results, ceiling, reads, shared, args)
     print(f"(server logs in {work})")
     return 0
 

@@ -1,15 +1,17 @@
-"""An S3 lifecycle rule that expires old session objects: a backstop to
-``clearsessions``, not a replacement (S3 expires objects within a day or two
-of their due date, and only by age).
+"""S3 lifecycle rules that expire old session objects and expiry markers: a
+backstop to ``clearsessions``, not a replacement (S3 expires objects within a
+day or two of their due date, and only by age).
 
 Every write clamps a session's expiry to ``SESSIONS_BLOB_MAX_AGE`` after the
 write, so an object not written for that long is expired: a rule of at least
-``ceil(MAX_AGE / 1 day)`` days never removes a live session. The rule also
-expires noncurrent versions after a day, so that a versioned bucket does not
-keep every deleted session. It covers the session folder only: the per-user
-index (a sibling folder) and anything else in the bucket are left alone, and
-it is refused while the session folder holds objects the engine did not
-write (a rule cannot tell them apart).
+``ceil(MAX_AGE / 1 day)`` days never removes a live session. An expiry marker
+is written with its session and names an expiry no later than that, so the
+same age proves it unneeded. The rules also expire noncurrent versions after
+a day, so that a versioned bucket does not keep every deleted session. They
+cover the session folder and the expiry index only: the per-user index (a
+sibling folder) and anything else in the bucket are left alone, and they are
+refused while either folder holds objects the engine did not write (a rule
+cannot tell them apart).
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ from typing import Any
 
 from sessions_blob.conf import conf
 from sessions_blob.exceptions import StorageUnavailable
+from sessions_blob.records import (
+    expiry_index_prefix,
+    object_id_from_name,
+    parse_expiry_marker,
+)
 from sessions_blob.stores import ObjectStore, object_store
 
 RULE_ID_PREFIX = "sessions-blob-expire"
@@ -58,7 +65,8 @@ def key_prefix() -> str:
     return str(prefix)
 
 
-def rule(days: int | None = None) -> dict[str, Any]:
+def rules(days: int | None = None) -> list[dict[str, Any]]:
+    """The rule of the session folder, then the rule of the expiry index."""
     days = default_days() if days is None else days
     if days < minimum_days():
         raise LifecycleError(
@@ -66,7 +74,11 @@ def rule(days: int | None = None) -> dict[str, Any]:
             f"({conf.MAX_AGE} s): the rule would delete live sessions. Use at "
             f"least {minimum_days()}."
         )
-    prefix = key_prefix()
+    index = _store().key_prefix(expiry_index_prefix(conf.PREFIX))
+    return [_expiring(key_prefix(), days), _expiring(index, days)]
+
+
+def _expiring(prefix: str, days: int) -> dict[str, Any]:
     return {
         "ID": f"{RULE_ID_PREFIX}:{prefix}"[:255],
         "Filter": {"Prefix": prefix},
@@ -98,22 +110,21 @@ def current_rules() -> list[dict[str, Any]]:
         raise LifecycleError(f"Could not read the bucket's lifecycle: {exc}") from exc
 
 
-def apply(new_rule: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
-    """Install ``new_rule`` beside the bucket's other rules.
+def apply(new_rules: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
+    """Install ``new_rules`` beside the bucket's other rules.
 
     Returns the rules now installed and whether anything changed. A rule
-    with the same ID is replaced; every other rule is kept as it was. Two
-    machines applying at once both write the same result.
+    with the same ID as a new one is replaced; every other rule is kept as it
+    was. Two machines applying at once both write the same result.
     """
     store = _store()
     _refuse_foreign_objects(store)
-    rules = current_rules()
-    others = [r for r in rules if r.get("ID") != new_rule["ID"]]
-    if len(others) < len(rules) and _same(
-        next(r for r in rules if r.get("ID") == new_rule["ID"]), new_rule
-    ):
-        return rules, False
-    wanted = [*others, new_rule]
+    installed = current_rules()
+    by_id = {r.get("ID"): r for r in installed}
+    if all(_same(by_id.get(new["ID"], {}), new) for new in new_rules):
+        return installed, False
+    ids = {new["ID"] for new in new_rules}
+    wanted = [*(r for r in installed if r.get("ID") not in ids), *new_rules]
     try:
         store.put_lifecycle_rules(wanted)
     except StorageUnavailable as exc:
@@ -124,19 +135,26 @@ def apply(new_rule: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
 
 
 def _refuse_foreign_objects(store: ObjectStore) -> None:
-    """A rule on the prefix would expire everything under it: refuse while
-    something there is not a session object (or a doctor probe of ours)."""
-    from sessions_blob.records import object_id_from_name
-
+    """A rule on a folder would expire everything under it: refuse while
+    something there is not a session object (or a doctor probe of ours), or
+    not an expiry marker in the index."""
     for info in store.list(conf.PREFIX):
         probe = info.name[len(conf.PREFIX) :].startswith(".doctor-")
         if object_id_from_name(conf.PREFIX, info.name) is None and not probe:
-            raise LifecycleError(
-                f"{info.name!r} lies in the session folder ({conf.PREFIX!r}) but "
-                "is not a session object: a lifecycle rule on the folder would "
-                "expire it too. Give the sessions a prefix of their own "
-                "(SESSIONS_BLOB_PREFIX), or move that object."
-            )
+            raise _foreign(info.name, "the session folder", conf.PREFIX)
+    index = expiry_index_prefix(conf.PREFIX)
+    for info in store.list(index):
+        if parse_expiry_marker(conf.PREFIX, info.name) is None:
+            raise _foreign(info.name, "the expiry index", index)
+
+
+def _foreign(name: str, folder: str, prefix: str) -> LifecycleError:
+    return LifecycleError(
+        f"{name!r} lies in {folder} ({prefix!r}) but the engine did not write "
+        "it: a lifecycle rule on the folder would expire it too. Give the "
+        "sessions a prefix of their own (SESSIONS_BLOB_PREFIX), or move that "
+        "object."
+    )
 
 
 def _same(installed: dict[str, Any], wanted: dict[str, Any]) -> bool:

@@ -26,7 +26,7 @@ from django.test import Client
 from sessions_blob import user_index
 from sessions_blob.backends.storage import SessionStore
 from sessions_blob.progress import ProgressReporter
-from sessions_blob.records import object_id
+from sessions_blob.records import expiry_index_prefix, object_id
 from tests.support.casfront import CasFront
 from tests.support.faultproxy import FaultProxy
 from tests.support.machines import on_machines
@@ -124,27 +124,59 @@ def test_lifecycle_prints_and_applies_keeping_other_rules(
         Bucket=bucket, LifecycleConfiguration={"Rules": [logs]}
     )
     printed = run("lifecycle")
-    rule = json.loads(printed[: printed.rindex("}") + 1])["Rules"][0]
-    assert rule["Filter"] == {"Prefix": f"app/{tier.prefix}"}
-    assert rule["Expiration"] == {"Days": 2}  # SESSION_COOKIE_AGE is one day
+    ours = json.loads(printed[: printed.rindex("}") + 1])["Rules"]
+    folders = [f"app/{tier.prefix}", f"app/{tier.prefix.rstrip('/')}-expiry/"]
+    assert [rule["Filter"] for rule in ours] == [{"Prefix": p} for p in folders]
+    # SESSION_COOKIE_AGE is one day.
+    assert [rule["Expiration"] for rule in ours] == [{"Days": 2}] * 2
     assert "not installed" in printed
     assert len(client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]) == 1
-    assert "installed; the bucket has 2 rules" in run("lifecycle", "--apply")
+    assert "installed; the bucket has 3 rules" in run("lifecycle", "--apply")
     rules = {
         r["ID"]: r
         for r in client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
     }
     assert rules["expire-logs"]["Filter"] == {"Prefix": "logs/"}
-    installed = rules[rule["ID"]]
-    assert installed["Filter"] == {"Prefix": f"app/{tier.prefix}"}
-    assert installed["Expiration"] == {"Days": 2}
-    assert installed["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
+    for rule, folder in zip(ours, folders, strict=True):
+        installed = rules[rule["ID"]]
+        assert installed["Filter"] == {"Prefix": folder}
+        assert installed["Expiration"] == {"Days": 2}
+        assert installed["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
     assert "already installed" in run("lifecycle", "--apply")
-    assert "installed; the bucket has 2 rules" in run(
+    assert "installed; the bucket has 3 rules" in run(
         "lifecycle", "--apply", "--days", "9"
     )
     rules = client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
-    assert [r["Expiration"] for r in rules if r["ID"] == rule["ID"]] == [{"Days": 9}]
+    assert [r["Expiration"] for r in rules if r["ID"] != "expire-logs"] == [
+        {"Days": 9}
+    ] * 2
+
+
+@pytest.mark.parametrize("tier", ["s3"], indirect=True)
+@pytest.mark.parametrize("folder", ["sessions", "index"])
+def test_lifecycle_refuses_while_a_folder_holds_what_the_engine_did_not_write(
+    tier: Tier, folder: str, settings: Any
+) -> None:
+    """A rule would expire the stranger too: nothing is installed."""
+    assert tier.s3 is not None
+    bucket = tier.s3.new_bucket()  # a bucket of its own: the rules are per bucket
+    settings.STORAGES = {**settings.STORAGES, "sessions": tier.s3.storage(bucket)}
+    session = SessionStore()
+    session["a"] = 1
+    session.set_expiry(600)  # a marker in the index
+    session.save()
+    prefix = tier.prefix if folder == "sessions" else expiry_index_prefix(tier.prefix)
+    stranger = f"{prefix}report.pdf"
+    client = tier.s3.client()
+    client.put_object(Bucket=bucket, Key=stranger, Body=b"%PDF")
+    code, output = exit_code("lifecycle", "--apply")
+    assert code == 1 and repr(stranger) in output
+    assert "the engine did not write it" in output
+    with pytest.raises(client.exceptions.ClientError):  # no configuration at all
+        client.get_bucket_lifecycle_configuration(Bucket=bucket)
+    assert client.get_object(Bucket=bucket, Key=stranger)["Body"].read() == b"%PDF"
+    client.delete_object(Bucket=bucket, Key=stranger)
+    assert "installed; the bucket has 2 rules" in run("lifecycle", "--apply")
 
 
 @pytest.mark.parametrize("tier", ["s3"], indirect=True)

@@ -1,7 +1,7 @@
 """``manage.py sessions_blob SUBCOMMAND``: operating the session store.
 
     stats                     count, bytes, live/expired, oldest and newest
-    lifecycle [--apply]       print (install) an S3 rule expiring old sessions
+    lifecycle [--apply]       print (install) S3 rules expiring old sessions and markers
     import --from ENGINE      copy live sessions of another engine, same keys
     doctor                    probe the store; findings and what to do
     logout_user USER          end every session of one user
@@ -49,7 +49,8 @@ class Command(BaseCommand):
         stats.add_argument("--json", action="store_true", help="Print JSON.")
 
         lifecycle = sub.add_parser(
-            "lifecycle", help="Print, or --apply, an S3 lifecycle rule for sessions."
+            "lifecycle",
+            help="Print, or --apply, S3 lifecycle rules for sessions and markers.",
         )
         lifecycle.add_argument(
             "--days",
@@ -164,22 +165,23 @@ class Command(BaseCommand):
         from sessions_blob import lifecycle
 
         try:
-            rule = lifecycle.rule(options["days"])
+            ours = lifecycle.rules(options["days"])
             if self.verbosity > 0 or not options["apply"]:
-                self.stdout.write(json.dumps({"Rules": [rule]}, indent=2))
+                self.stdout.write(json.dumps({"Rules": ours}, indent=2))
             if not options["apply"]:
                 self.summary(
-                    "lifecycle: not installed; run with --apply to install it "
-                    "(other rules of the bucket are kept)."
+                    "lifecycle: not installed; run with --apply to install "
+                    "them (other rules of the bucket are kept)."
                 )
                 return
-            rules, changed = lifecycle.apply(rule)
+            installed, changed = lifecycle.apply(ours)
         except lifecycle.LifecycleError as exc:
             raise CommandError(str(exc)) from exc
+        names = ", ".join(repr(rule["ID"]) for rule in ours)
         self.summary(
-            f"lifecycle: rule {rule['ID']!r} "
+            f"lifecycle: rules {names} "
             f"{'installed' if changed else 'already installed'}; the bucket has "
-            f"{len(rules)} rules."
+            f"{len(installed)} rules."
         )
 
     # -- import ---------------------------------------------------------------
