@@ -51,11 +51,8 @@ def race(client: Any, writers: int, pool: ThreadPoolExecutor) -> int:
 
 
 def main() -> None:
-    import boto3
-    from botocore.config import Config
-
     from tests.support.faultproxy import FaultProxy
-    from tests.support.servers import free_port, moto_server, serve
+    from tests.support.servers import free_port, moto_client, moto_server, serve
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--races", type=int, default=100)
@@ -77,17 +74,7 @@ def main() -> None:
             }
             print(f"{args.races} races of {args.writers} If-Match writers each")
             for name, url in stores.items():
-                client = boto3.client(
-                    "s3",
-                    endpoint_url=url,
-                    aws_access_key_id="bench",
-                    aws_secret_access_key="bench",
-                    region_name="us-east-1",
-                    config=Config(
-                        max_pool_connections=args.writers * 2,
-                        s3={"addressing_style": "path"},
-                    ),
-                )
+                client = moto_client(url, pool=args.writers * 2)
                 if name == "moto":
                     client.create_bucket(Bucket=BUCKET)
                 began = time.monotonic()

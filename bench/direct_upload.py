@@ -225,10 +225,14 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    import boto3
-    from botocore.config import Config
-
-    from tests.support.servers import BIN, free_port, manage, moto_server, serve
+    from tests.support.servers import (
+        BIN,
+        free_port,
+        manage,
+        moto_client,
+        moto_server,
+        serve,
+    )
 
     with tempfile.TemporaryDirectory(prefix="direct-upload-") as tmp:
         where = Path(tmp)
@@ -236,14 +240,7 @@ def main() -> None:
         write_csv(csv, args.size)
         with moto_server(where) as endpoint:
             bucket = f"bench-{uuid.uuid4().hex[:8]}"
-            client = boto3.client(
-                "s3",
-                endpoint_url=endpoint,
-                aws_access_key_id="bench",
-                aws_secret_access_key="bench",
-                region_name="us-east-1",
-                config=Config(s3={"addressing_style": "path"}),
-            )
+            client = moto_client(endpoint)
             client.create_bucket(Bucket=bucket)
             env = {
                 "VAR_DIR": str(where / "var"),

@@ -140,6 +140,21 @@ def _basic_polars(path: str) -> int:
     return len(exprs)
 
 
+def _duckdb(path: str, memory_limit: str, threads: int) -> Any:
+    """A DuckDB connection that spills beside the bench's files (its default,
+    ``.tmp`` in the working directory, would be the checkout)."""
+    import duckdb
+
+    spill = Path(path).parent / "duckdb-spill"
+    return duckdb.connect(
+        config={
+            "memory_limit": memory_limit,
+            "threads": threads,
+            "temp_directory": str(spill),
+        }
+    )
+
+
 def child(tool: str, path: str, memory_limit: str, threads: int) -> None:
     """Run one tool and print {"seconds", "rss_mb", "note", "phases"}."""
     import resource
@@ -171,27 +186,21 @@ def child(tool: str, path: str, memory_limit: str, threads: int) -> None:
         if doc["approximate"]:
             note += f"; approximate: {', '.join(doc['approximate'])}"
     elif tool == "summarize":
-        import duckdb
-
-        con = duckdb.connect(config={"memory_limit": memory_limit, "threads": threads})
+        con = _duckdb(path, memory_limit, threads)
         started = time.perf_counter()
         rows = con.execute(f"SUMMARIZE SELECT * FROM read_csv('{path}')").fetchall()
         seconds = time.perf_counter() - started
         con.close()
         note = f"{len(rows)} columns"
     elif tool == "duckdb_exact":
-        import duckdb
-
-        con = duckdb.connect(config={"memory_limit": memory_limit, "threads": threads})
+        con = _duckdb(path, memory_limit, threads)
         started = time.perf_counter()
         figures = _basic_duckdb(path, con)
         seconds = time.perf_counter() - started
         con.close()
         note = f"{figures} figures"
     elif tool == "duckdb_read":
-        import duckdb
-
-        con = duckdb.connect(config={"memory_limit": memory_limit, "threads": threads})
+        con = _duckdb(path, memory_limit, threads)
         started = time.perf_counter()
         con.execute(f"CREATE TABLE parsed AS SELECT * FROM read_csv('{path}')")
         seconds = time.perf_counter() - started

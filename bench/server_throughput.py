@@ -57,6 +57,7 @@ from tests.support.servers import (  # noqa: E402
     BIN,
     create_bucket,
     free_port,
+    moto_client,
     moto_server,
     serve,
 )
@@ -336,17 +337,7 @@ def endpoint_ceiling(endpoint: str, clients: int, seconds: float) -> Run:
     through one boto3 client, with no web server and no Django."""
     import threading
 
-    import boto3
-    from botocore.config import Config
-
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",
-        config=Config(max_pool_connections=clients, s3={"addressing_style": "path"}),
-    )
+    client = moto_client(endpoint, pool=clients)
     body = b'{"count": 1}' + b" " * 180
     for n in range(clients):
         client.put_object(Bucket="throughput", Key=f"ceiling/{n}", Body=body)

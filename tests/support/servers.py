@@ -101,17 +101,25 @@ def moto_server(log_dir: Path) -> Iterator[str]:
         yield url
 
 
-def create_bucket(endpoint: str, bucket: str) -> None:
-    """A bucket on moto's server (which takes any credentials)."""
+def moto_client(endpoint: str, *, pool: int = 10) -> Any:
+    """A boto3 client of moto's server (which takes any credentials), with
+    path-style addressing and ``pool`` connections."""
     import boto3
+    from botocore.config import Config
 
-    boto3.client(
+    return boto3.client(
         "s3",
         endpoint_url=endpoint,
         aws_access_key_id="bench",
         aws_secret_access_key="bench",
         region_name="us-east-1",
-    ).create_bucket(Bucket=bucket)
+        config=Config(max_pool_connections=pool, s3={"addressing_style": "path"}),
+    )
+
+
+def create_bucket(endpoint: str, bucket: str) -> None:
+    """A bucket on moto's server."""
+    moto_client(endpoint).create_bucket(Bucket=bucket)
 
 
 @contextlib.contextmanager
