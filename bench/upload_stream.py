@@ -245,7 +245,8 @@ class Sampler(threading.Thread):
 # ------------------------------------------------------------------ the client
 
 
-def post_upload(server: Server, size: int) -> tuple[dict[str, Any], float, str]:
+def post_upload(server: Server, size: int) -> tuple[dict[str, Any], str, float, str]:
+    """(the upload's JSON, the session key, seconds, SHA-256 of the file)."""
     boundary = f"bench{uuid.uuid4().hex}"
     length, body = multipart(size, boundary)
     digest = hashlib.sha256()
@@ -267,16 +268,18 @@ def post_upload(server: Server, size: int) -> tuple[dict[str, Any], float, str]:
     conn.close()
     if response.status != 201:
         raise RuntimeError(f"upload answered {response.status}: {payload}")
-    return payload, elapsed, digest.hexdigest()
+    # A cookieless client learns its session key once, from this header.
+    key = response.getheader("X-Session-ID") or ""
+    return payload, key, elapsed, digest.hexdigest()
 
 
-def post_json(server: Server, path: str, body: dict[str, Any], session_id: str) -> Any:
+def post_json(server: Server, path: str, body: dict[str, Any], session_key: str) -> Any:
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=3600)
     conn.request(
         "POST",
         path,
         json.dumps(body),
-        {"Content-Type": "application/json", "X-Session-ID": session_id},
+        {"Content-Type": "application/json", "X-Session-ID": session_key},
     )
     response = conn.getresponse()
     payload = json.loads(response.read())
@@ -317,7 +320,7 @@ def main() -> int:
 
         sampler = Sampler(server.worker)
         sampler.start()
-        payload, elapsed, sha = post_upload(server, args.size)
+        payload, key, elapsed, sha = post_upload(server, args.size)
         peak = sampler.stop()
         hwm = _proc_status(server.worker, "VmHWM")
 
@@ -341,7 +344,7 @@ def main() -> int:
             sampler = Sampler(server.worker)
             sampler.start()
             started = time.perf_counter()
-            status, result = post_json(server, "/api/process", {}, payload["id"])
+            status, result = post_json(server, "/api/process", {}, key)
             took = time.perf_counter() - started
             process_peak = sampler.stop()
             print(
