@@ -114,7 +114,7 @@ def clear_expired_sessions(
     budget: float | None = None,
 ) -> ClearResult:
     """Delete every expired session; with ``budget`` (seconds), stop after the
-    listing page that used it up (deleting what it found) and say so
+    batch of the listing that used it up (deleting what it found) and say so
     (``stopped_early``)."""
     from sessions_blob.backends import configured_engine
     from sessions_blob.backends.storage import SessionStore

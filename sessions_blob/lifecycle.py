@@ -16,6 +16,7 @@ cannot tell them apart).
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import Any
 
@@ -78,9 +79,20 @@ def rules(days: int | None = None) -> list[dict[str, Any]]:
     return [_expiring(key_prefix(), days), _expiring(index, days)]
 
 
+def rule_id(prefix: str) -> str:
+    """``sessions-blob-expire:<prefix>``; past S3's 255 characters, cut and
+    ended with a digest of the whole prefix, so that two long prefixes (the
+    sessions' and the index's) never share an ID."""
+    whole = f"{RULE_ID_PREFIX}:{prefix}"
+    if len(whole) <= 255:
+        return whole
+    digest = hashlib.sha256(prefix.encode()).hexdigest()[:16]
+    return f"{whole[: 255 - len(digest) - 1]}~{digest}"
+
+
 def _expiring(prefix: str, days: int) -> dict[str, Any]:
     return {
-        "ID": f"{RULE_ID_PREFIX}:{prefix}"[:255],
+        "ID": rule_id(prefix),
         "Filter": {"Prefix": prefix},
         "Status": "Enabled",
         "Expiration": {"Days": days},

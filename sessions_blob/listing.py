@@ -12,6 +12,7 @@ folder, so its markers never appear in this listing).
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,21 +27,36 @@ T = TypeVar("T")
 #: Objects read at once when a command or a page needs their contents.
 READ_WORKERS = 8
 
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
+_pools: dict[str, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def _forget_pools() -> None:
+    """A forked child has none of its parent's threads: it makes its own."""
+    global _pools_lock
+    _pools.clear()
+    _pools_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pools)
+
+
+def _pool(name: str, workers: int) -> ThreadPoolExecutor:
+    pool = _pools.get(name)
+    if pool is None:
+        with _pools_lock:
+            pool = _pools.get(name)
+            if pool is None:
+                pool = _pools[name] = ThreadPoolExecutor(
+                    max_workers=workers, thread_name_prefix=f"sessions_blob-{name}"
+                )
+    return pool
 
 
 def read_pool() -> ThreadPoolExecutor:
     """The process's threads for parallel reads (each keeps its storage
     connection warm between uses)."""
-    global _pool
-    if _pool is None:
-        with _pool_lock:
-            if _pool is None:
-                _pool = ThreadPoolExecutor(
-                    max_workers=READ_WORKERS, thread_name_prefix="sessions_blob"
-                )
-    return _pool
+    return _pool("read", READ_WORKERS)
 
 
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -76,8 +92,10 @@ def _listed_by_shard(store: ObjectStore) -> Iterator[ObjectInfo]:
 
     An S3 listing is one round trip per 1,000 names, each waiting for the
     last one's token: a million sessions is a thousand calls in a row. Split
-    by the ids' first character, the shards' pages are fetched at once, and
-    a consumer that stops early stops after the round it was given.
+    by the ids' first character, the shards' pages are fetched at once (on
+    threads of their own: the consumer's reads go to ``read_pool()`` while
+    a round is under way), and a consumer that stops early stops after the
+    round it was given.
     """
 
     def page(shard: str, token: str | None) -> ObjectPage:
@@ -86,7 +104,7 @@ def _listed_by_shard(store: ObjectStore) -> Iterator[ObjectInfo]:
     tokens: dict[str, str | None] = dict.fromkeys(ID_SHARDS)
     while tokens:
         shards = list(tokens)
-        pages = read_pool().map(page, shards, tokens.values())
+        pages = _pool("listing", len(ID_SHARDS)).map(page, shards, tokens.values())
         following: dict[str, str | None] = {}
         for shard, listed in zip(shards, pages, strict=True):
             yield from listed.items

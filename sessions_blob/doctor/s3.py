@@ -22,6 +22,7 @@ from sessions_blob.doctor.base import (
     probe_name,
 )
 from sessions_blob.exceptions import StorageUnavailable
+from sessions_blob.records import expiry_index_prefix
 from sessions_blob.stores.s3 import S3ObjectStore
 
 
@@ -169,8 +170,8 @@ def versioning(store: S3ObjectStore) -> Finding:
             VERSIONING,
             "versioning",
             INFO,
-            f"Versioning is {status.lower()}; a lifecycle rule expires noncurrent "
-            "versions under the session prefix.",
+            f"Versioning is {status.lower()}; lifecycle rules expire noncurrent "
+            "versions under the session prefix and the expiry index.",
         )
     return Finding(
         VERSIONING,
@@ -179,8 +180,9 @@ def versioning(store: S3ObjectStore) -> Finding:
         f"Versioning is {status.lower()}: every write and every delete (logout, "
         "clearsessions) keeps the previous session as a noncurrent version, "
         "readable with s3:GetObjectVersion and billed forever.",
-        "Run `manage.py sessions_blob lifecycle --apply` (its rule also expires "
-        "noncurrent versions after a day), or suspend versioning.",
+        "Run `manage.py sessions_blob lifecycle --apply` (its rules also expire "
+        "noncurrent versions after a day; run it again after an upgrade that "
+        "adds a rule), or suspend versioning.",
     )
 
 
@@ -191,9 +193,13 @@ def _noncurrent_expiry(store: S3ObjectStore) -> bool:
         rules = store.lifecycle_rules()
     except StorageUnavailable:
         return False
-    return any(
-        "NoncurrentVersionExpiration" in rule
-        for rule in covering_rules(rules, store.key_prefix(conf.PREFIX))
+    folders = [conf.PREFIX, expiry_index_prefix(conf.PREFIX)]
+    return all(
+        any(
+            "NoncurrentVersionExpiration" in rule
+            for rule in covering_rules(rules, store.key_prefix(folder))
+        )
+        for folder in folders
     )
 
 

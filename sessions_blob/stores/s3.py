@@ -446,7 +446,9 @@ class S3ObjectStore(ObjectStore):
         try:
             response = self.client.list_objects_v2(**params)
         except ClientError as error:
-            if token:  # stores answer 400 or 500 to a token they did not give out
+            # A token the store did not give out is refused with a 400; a 5xx
+            # (an outage met on a later page) is the store's, as on any page.
+            if token and _status(error) == 400:
                 raise ValueError(f"not a continuation token: {error}") from error
             raise self._unavailable("listing", prefix, error) from error
         except BotoCoreError as error:

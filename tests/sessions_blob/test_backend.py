@@ -240,6 +240,7 @@ def test_racing_creates_of_one_key_have_one_winner(tier: Tier) -> None:
         outcomes = race_to_create(key)
         if tier.atomic:
             assert outcomes == ["lost", "won"]
+        assert "won" in outcomes  # anywhere, at least one
         assert SessionStore(key)["winner"] in {0, 1}
 
 

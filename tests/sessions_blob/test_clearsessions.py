@@ -11,7 +11,9 @@ from django.core.management import CommandError, call_command
 
 from sessions_blob.backends.storage import SessionStore
 from sessions_blob.cleanup import clear_expired_sessions
+from sessions_blob.exceptions import StorageUnavailable
 from sessions_blob.records import expiry_index_prefix, now, object_id
+from sessions_blob.stores import object_store
 from tests.support.faultproxy import FaultProxy
 from tests.support.tiers import Tier
 
@@ -154,9 +156,27 @@ def test_s3_listings_of_the_id_shards_page_to_their_ends(
     assert "examined 36 sessions, read 0" in run("-v", "2")
 
 
-def markers_under(prefix: str) -> list[str]:
-    from sessions_blob.stores import object_store
+def test_an_outage_on_a_later_listing_page_is_an_outage(
+    bucket: str, proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 503 to a request that carries a continuation token is the store's
+    failure, not a bad token: clearsessions stops with StorageUnavailable
+    and deletes nothing."""
+    monkeypatch.setattr("sessions_blob.listing.LISTING_PAGE", 1)
+    keys = [custom(-60, n=n).session_key for n in range(40)]  # a second page somewhere
+    proxy.http_error(None, only=lambda method, path: "continuation-token" in path)
 
+    with pytest.raises(StorageUnavailable, match="listing"):
+        clear_expired_sessions()
+
+    proxy.passthrough()
+    stored = list(object_store().list(settings.SESSIONS_BLOB_PREFIX))
+    assert len(stored) == len(keys)  # expired, and all still there
+    assert len(markers_under(settings.SESSIONS_BLOB_PREFIX)) == len(keys)
+    assert clear_expired_sessions().deleted == len(keys)  # once the store is back
+
+
+def markers_under(prefix: str) -> list[str]:
     return [info.name for info in object_store().list(expiry_index_prefix(prefix))]
 
 

@@ -153,6 +153,27 @@ def test_lifecycle_prints_and_applies_keeping_other_rules(
 
 
 @pytest.mark.parametrize("tier", ["s3"], indirect=True)
+def test_lifecycle_rules_of_long_prefixes_keep_ids_of_their_own(
+    tier: Tier, settings: Any
+) -> None:
+    """S3 takes IDs of up to 255 characters: cut, the two rules' IDs stay
+    apart, and applying them twice changes nothing the second time."""
+    assert tier.s3 is not None
+    bucket = tier.s3.new_bucket()
+    location = "deployments/" + "x" * 230
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "sessions": tier.s3.storage(bucket, location=location),
+    }
+    printed = run("lifecycle")
+    ours = json.loads(printed[: printed.rindex("}") + 1])["Rules"]
+    ids = [rule["ID"] for rule in ours]
+    assert len(set(ids)) == 2 and all(len(i) <= 255 for i in ids)
+    assert "installed; the bucket has 2 rules" in run("lifecycle", "--apply")
+    assert "already installed" in run("lifecycle", "--apply")
+
+
+@pytest.mark.parametrize("tier", ["s3"], indirect=True)
 @pytest.mark.parametrize("folder", ["sessions", "index"])
 def test_lifecycle_refuses_while_a_folder_holds_what_the_engine_did_not_write(
     tier: Tier, folder: str, settings: Any
