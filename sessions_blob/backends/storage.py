@@ -70,6 +70,7 @@ from sessions_blob.stores import (
     VersionMismatch,
     object_store,
 )
+from sessions_blob.verified import verified_objects
 
 logger = logging.getLogger("sessions_blob")
 security_logger = logging.getLogger("django.security.SuspiciousSession")
@@ -567,13 +568,17 @@ class SessionStore(SessionBase):
         version remembered; ``_Unreadable`` or ``_Expired`` otherwise."""
         if found is None:
             return None
-        try:
-            record = unseal(
-                SessionRecord.from_bytes(found.data), object_id(session_key)
-            )
-            data = self.decode_strict(record.payload)
-        except (CorruptRecord, signing.BadSignature) as exc:
-            raise _Unreadable(str(exc)) from exc
+        oid = object_id(session_key)
+        known = verified_objects.get(oid, found.data, self)
+        if known is not None:
+            record, data = known
+        else:
+            try:
+                record = unseal(SessionRecord.from_bytes(found.data), oid)
+                data = self.decode_strict(record.payload)
+            except (CorruptRecord, signing.BadSignature) as exc:
+                raise _Unreadable(str(exc)) from exc
+            verified_objects.put(oid, found.data, self, record, data)
         if record.is_expired(now()):
             raise _Expired
         self._remember(record, found.version, len(found.data))
