@@ -42,8 +42,8 @@ class SessionNotFound(UploadError):
     def __init__(self, message: str = "") -> None:
         super().__init__(
             message
-            or "No upload session with this id: it never existed, has expired or "
-            "was deleted."
+            or "No such upload session (for this id, cookie or X-Session-ID): it "
+            "never existed, has expired or was deleted."
         )
 
 

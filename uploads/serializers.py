@@ -45,9 +45,35 @@ class UploadInputSerializer(serializers.Serializer):
     )
 
 
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know: a misspelt one (``"addd"``) would
+    otherwise be dropped, and the request run as if it had not been sent."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["Unknown field."] for name in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+class TextField(serializers.CharField):
+    """A JSON string, as sent: DRF's CharField turns numbers into text
+    (``5`` into ``"5"``), which for a null marker means another marker."""
+
+    default_error_messages = {"invalid": "Not a text: send a JSON string."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
 def _markers(help_text: str) -> serializers.ListField:
     return serializers.ListField(
-        child=serializers.CharField(max_length=64, trim_whitespace=False),
+        child=TextField(max_length=64, trim_whitespace=False),
         max_length=64,
         required=False,
         default=list,
@@ -55,7 +81,7 @@ def _markers(help_text: str) -> serializers.ListField:
     )
 
 
-class NullMarkersSerializer(serializers.Serializer):
+class NullMarkersSerializer(StrictSerializer):
     add = _markers(
         'More texts that mean "no value" in every column (e.g. "n/a", "-999").'
     )
@@ -72,7 +98,7 @@ class NullMarkersSerializer(serializers.Serializer):
         return attrs
 
 
-class ProcessInputSerializer(serializers.Serializer):
+class ProcessInputSerializer(StrictSerializer):
     nullMarkers = NullMarkersSerializer(
         required=False,
         help_text="Change the texts read as missing for this upload (kept for "
@@ -91,7 +117,7 @@ class ProcessInputSerializer(serializers.Serializer):
 SHA256_HEX = r"^[0-9a-f]{64}$"
 
 
-class DirectUploadInputSerializer(serializers.Serializer):
+class DirectUploadInputSerializer(StrictSerializer):
     name = serializers.CharField(
         max_length=1024,
         trim_whitespace=False,
@@ -116,7 +142,7 @@ class DirectUploadInputSerializer(serializers.Serializer):
     )
 
 
-class PartInputSerializer(serializers.Serializer):
+class PartInputSerializer(StrictSerializer):
     number = serializers.IntegerField(min_value=1, max_value=10_000)
     sha256 = serializers.RegexField(
         SHA256_HEX,
@@ -125,7 +151,7 @@ class PartInputSerializer(serializers.Serializer):
     )
 
 
-class PartsInputSerializer(serializers.Serializer):
+class PartsInputSerializer(StrictSerializer):
     parts = PartInputSerializer(
         many=True,
         allow_empty=False,

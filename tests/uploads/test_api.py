@@ -422,14 +422,26 @@ def test_a_session_id_header_needs_no_csrf_token(backend: Backend) -> None:
     [
         ("nothing", {}),
         ("junk", {"session_id": "not-a-session"}),
-        ("traversal", {"body": {"session_id": "../../sessions/x"}}),
-        ("unknown", {"body": {"session_id": "c" * 32}}),
+        ("traversal", {"session_id": "../../sessions/x"}),
+        ("unknown", {"session_id": "c" * 32}),
     ],
 )
 def test_process_an_unknown_session(
     api: Api, backend: Backend, case: str, kwargs: dict[str, Any]
 ) -> None:
     assert_error(api.process(**kwargs), 404, "session_not_found")
+
+
+@pytest.mark.parametrize("key", ["../../sessions/x", "c" * 32])
+def test_a_key_in_the_body_is_refused_not_looked_up(
+    api: Api, backend: Backend, key: str
+) -> None:
+    """The key travels in the cookie or X-Session-ID only: a body naming one
+    is refused as it stands, before any session is looked for."""
+    response = api.process(body={"session_id": key})
+    assert_error(response, 400, "invalid")
+    assert response.json()["message"] == "session_id: Unknown field."
+    assert backend.files() == []
 
 
 def test_process_an_expired_session(api: Api, backend: Backend, settings: Any) -> None:

@@ -208,6 +208,9 @@ def test_null_markers_change_per_upload_and_stay_for_later_runs(
         {"add": [""]},
         {"add": ["y" * 65]},
         {"add": "n/a"},
+        {"addd": ["x"]},  # a misspelt field is not an empty one
+        {"add": [5]},  # not the text "5"
+        {"remove": [1.5]},
     ],
 )
 def test_bad_null_markers_are_refused_before_anything_runs(
@@ -216,3 +219,17 @@ def test_bad_null_markers_are_refused_before_anything_runs(
     upload_id = api.new_session()
     assert_error(api.process(upload_id, body={"nullMarkers": markers}), 400, "invalid")
     assert api.get(upload_id).json()["status"] == "uploaded"
+
+
+def test_a_refused_process_request_keeps_the_markers_of_the_upload(
+    api: Api, backend: Backend
+) -> None:
+    upload_id = api.new_session()
+    api.process(upload_id, body={"nullMarkers": {"add": ["n/a"]}})
+    kept = api.get(upload_id).json()["nullMarkers"]
+    assert kept["add"] == ["n/a"]
+    for body in ({"nullMarkers": {"addd": ["x"]}}, {"nullmarkers": {"add": []}}):
+        response = api.process(upload_id, body=body)
+        assert_error(response, 400, "invalid")
+        assert "Unknown field" in response.json()["message"]
+    assert api.get(upload_id).json()["nullMarkers"] == kept

@@ -26,7 +26,11 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--dry-run", action="store_true")
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Say what would be deleted, and delete nothing.",
+        )
         parser.add_argument(
             "--min-age",
             type=int,
