@@ -12,8 +12,6 @@ folder, so its markers never appear in this listing).
 from __future__ import annotations
 
 import datetime as dt
-import os
-import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -21,42 +19,18 @@ from typing import TypeVar
 from sessions_blob.conf import conf
 from sessions_blob.records import object_id_from_name
 from sessions_blob.stores import ObjectInfo, ObjectPage, ObjectStore
+from sessions_blob.threads import thread_pool
 
 T = TypeVar("T")
 
 #: Objects read at once when a command or a page needs their contents.
 READ_WORKERS = 8
 
-_pools: dict[str, ThreadPoolExecutor] = {}
-_pools_lock = threading.Lock()
-
-
-def _forget_pools() -> None:
-    """A forked child has none of its parent's threads: it makes its own."""
-    global _pools_lock
-    _pools.clear()
-    _pools_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forget_pools)
-
-
-def _pool(name: str, workers: int) -> ThreadPoolExecutor:
-    pool = _pools.get(name)
-    if pool is None:
-        with _pools_lock:
-            pool = _pools.get(name)
-            if pool is None:
-                pool = _pools[name] = ThreadPoolExecutor(
-                    max_workers=workers, thread_name_prefix=f"sessions_blob-{name}"
-                )
-    return pool
-
 
 def read_pool() -> ThreadPoolExecutor:
     """The process's threads for parallel reads (each keeps its storage
     connection warm between uses)."""
-    return _pool("read", READ_WORKERS)
+    return thread_pool("read", READ_WORKERS)
 
 
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -101,10 +75,11 @@ def _listed_by_shard(store: ObjectStore) -> Iterator[ObjectInfo]:
     def page(shard: str, token: str | None) -> ObjectPage:
         return store.list_page(conf.PREFIX + shard, token=token, limit=LISTING_PAGE)
 
+    pool = thread_pool("listing", len(ID_SHARDS))
     tokens: dict[str, str | None] = dict.fromkeys(ID_SHARDS)
     while tokens:
         shards = list(tokens)
-        pages = _pool("listing", len(ID_SHARDS)).map(page, shards, tokens.values())
+        pages = pool.map(page, shards, tokens.values())
         following: dict[str, str | None] = {}
         for shard, listed in zip(shards, pages, strict=True):
             yield from listed.items

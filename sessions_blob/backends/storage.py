@@ -20,12 +20,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import random
-import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
@@ -70,6 +67,7 @@ from sessions_blob.stores import (
     VersionMismatch,
     object_store,
 )
+from sessions_blob.threads import thread_pool
 from sessions_blob.verified import verified_objects
 
 logger = logging.getLogger("sessions_blob")
@@ -99,20 +97,8 @@ class _Loaded:
 #: Threads for the async twins' storage round trips, per process: at least as
 #: many as the requests a server keeps in flight, so that none waits for a
 #: thread (the event loop's default pool has the cores + 4). Made as needed.
-#: The S3 client pools as many connections (stores/s3.py, POOL_CONNECTIONS).
+#: The S3 client pools as many connections (stores/s3_client.py).
 ASYNC_THREADS = 32
-_async_pool: ThreadPoolExecutor | None = None
-_async_pool_lock = threading.Lock()
-
-
-def _forget_async_pool() -> None:
-    # A forked child has none of the parent's threads.
-    global _async_pool, _async_pool_lock
-    _async_pool = None
-    _async_pool_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forget_async_pool)
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -122,14 +108,8 @@ def _off_thread(func: Callable[_P, _R]) -> Callable[_P, Coroutine[Any, Any, _R]]
     """``func`` as a coroutine running on the engine's pool, not on the
     request's own thread (thread_sensitive=False): the storage calls need no
     particular thread, and the S3 client is one for the process."""
-    global _async_pool
-    if _async_pool is None:
-        with _async_pool_lock:
-            if _async_pool is None:
-                _async_pool = ThreadPoolExecutor(
-                    ASYNC_THREADS, thread_name_prefix="sessions_blob-async"
-                )
-    return sync_to_async(func, thread_sensitive=False, executor=_async_pool)
+    pool = thread_pool("async", ASYNC_THREADS)
+    return sync_to_async(func, thread_sensitive=False, executor=pool)
 
 
 _clamp_warned = False
